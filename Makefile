@@ -1,0 +1,92 @@
+# Member-service assistant. `make setup` is idempotent; `make run` and `make test` call it first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+VENV_RASA := .venv-rasa
+PY := $(VENV)/bin/python
+RASA := $(VENV_RASA)/bin/rasa
+MODEL := models/member-assistant.tar.gz
+JIEBA_DICT := var/jieba/catalog.txt
+SHOP_DB := var/shop.db
+
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export ACTION_SERVER_PORT ?= 5055
+export RASA_TRACKER_DB ?= $(CURDIR)/var/rasa_tracker.db
+export RASA_EVENTS_DB ?= $(CURDIR)/var/rasa_events.db
+
+NLU_DATA := $(shell find data -name '*.yml' 2>/dev/null)
+PACKAGE_SRC := $(shell find personalization -name '*.py' 2>/dev/null)
+
+.PHONY: help setup run test test-python test-rasa validate bench bench-nlu bench-chat clean
+
+help:
+	@echo "make setup   - create both virtual environments, train the Rasa model, seed the demo database"
+	@echo "make run     - setup, then serve Rasa (:5005, REST, token API) and the action server (:5055); Ctrl-C stops"
+	@echo "make test    - setup, then pytest + rasa data validate + rasa test (stories, held-out NLU)"
+	@echo "make bench   - NLU held-out/cross-validation and chat latency benchmarks (figures in bench/results/)"
+
+# ---------------------------------------------------------------- environments
+$(VENV_RASA)/.installed: requirements/rasa-deps.txt requirements/rasa-nodeps.txt
+	@echo "==> creating $(VENV_RASA) (Rasa server)"
+	test -x $(VENV_RASA)/bin/python || $(PYTHON) -m venv $(VENV_RASA)
+	$(VENV_RASA)/bin/pip install --quiet --progress-bar off -r requirements/rasa-deps.txt
+	$(VENV_RASA)/bin/pip install --quiet --progress-bar off --no-deps --ignore-requires-python -r requirements/rasa-nodeps.txt
+	touch $@
+
+$(VENV)/.installed: requirements/app.txt requirements/app-nodeps.txt
+	@echo "==> creating $(VENV) (action server, personalization, tests)"
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --progress-bar off -r requirements/app.txt
+	$(VENV)/bin/pip install --quiet --progress-bar off --no-deps --ignore-requires-python -r requirements/app-nodeps.txt
+	touch $@
+
+# ---------------------------------------------------------------- data and model
+$(JIEBA_DICT): personalization/jieba_dict.py personalization/catalog_data.py $(VENV)/.installed
+	$(PY) -m personalization.jieba_dict $@
+
+$(MODEL): $(VENV_RASA)/.installed $(JIEBA_DICT) $(NLU_DATA) domain.yml config.yml $(wildcard components/*.py)
+	@echo "==> training the Rasa model (only when data, domain or config changed)"
+	$(RASA) train --fixed-model-name member-assistant --out models --quiet
+	touch $@
+
+$(SHOP_DB): $(VENV)/.installed $(PACKAGE_SRC)
+	@echo "==> seeding the demo member database"
+	mkdir -p var
+	$(PY) -m personalization seed > var/seed-summary.json
+	touch $@
+
+setup: $(VENV_RASA)/.installed $(VENV)/.installed $(JIEBA_DICT) $(MODEL) $(SHOP_DB)
+	@echo "setup complete"
+
+# ---------------------------------------------------------------- serve
+run: setup
+	$(PY) -m launcher
+
+# ---------------------------------------------------------------- tests
+test: setup test-python test-rasa
+
+test-python:
+	$(PY) -m pytest
+
+validate:
+	$(RASA) data validate --domain domain.yml --data data --config config.yml
+
+test-rasa: validate
+	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out var/results/core
+	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu/heldout.yml --out var/results/nlu
+
+# ---------------------------------------------------------------- benchmarks
+bench: bench-nlu bench-chat
+
+bench-nlu: setup
+	$(PY) -m bench.nlu_eval
+
+bench-chat: setup
+	$(PY) -m bench.chat_latency
+
+clean:
+	rm -rf var/results models/*.tar.gz

@@ -1,0 +1,81 @@
+"""Language detection as a Rasa NLU component.
+
+Adds an entity ``language`` (``zh`` or ``en``) to every message that contains Chinese
+characters or Latin letters, so the ``language`` slot follows the language the member
+writes in and responses pick their Chinese or English variation. A message with neither
+(emoji only, digits, punctuation) adds nothing and the slot keeps its previous value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+ENTITY_NAME = "language"
+
+
+def detect_language(text: Optional[str]) -> Optional[str]:
+    """``zh`` if the text has any Chinese character, ``en`` if it has Latin letters, else None.
+
+    Mixed messages such as "我的coupon呢" count as Chinese: members who mix in English
+    words still read Chinese best.
+    """
+    if not text:
+        return None
+    if _CJK.search(text):
+        return "zh"
+    if _LATIN.search(text):
+        return "en"
+    return None
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class LanguageDetector(GraphComponent):
+    """Tags each message with the language it is written in."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LanguageDetector":
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            language = detect_language(text)
+            if language is None:
+                continue
+            entities = list(message.get(ENTITIES, []))
+            entities.append(
+                {
+                    "entity": ENTITY_NAME,
+                    "value": language,
+                    "start": 0,
+                    "end": len(text),
+                    "confidence": 1.0,
+                    "extractor": self.__class__.__name__,
+                }
+            )
+            message.set(ENTITIES, entities, add_to_output=True)
+        return messages

@@ -1,0 +1,191 @@
+"""The local process stack behind `make run`, the end-to-end tests and the benchmarks.
+
+One implementation starts the action server (``.venv``) and the Rasa server (``.venv-rasa``),
+waits until both answer their health checks, and stops them together.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Mapping, Optional
+
+from personalization.settings import PROJECT_ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
+
+
+def ensure_rasa_token(settings: Settings) -> str:
+    """The token of Rasa's HTTP API: from settings, else kept in ``var/rasa_token`` (created once, mode 0600)."""
+    if settings.rasa_token:
+        return settings.rasa_token
+    path = Path(settings.var_dir) / "rasa_token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token)
+    return token
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+@dataclass
+class Stack:
+    """The Rasa server and the action server for one set of settings."""
+
+    settings: Settings
+    log_dir: Path
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
+    _logs: list[IO[bytes]] = field(default_factory=list, init=False)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.action_server_port}"
+
+    def _env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update(
+            {
+                "PYTHONPATH": str(PROJECT_ROOT),
+                "RASA_TELEMETRY_ENABLED": "false",
+                "SANIC_HOST": "127.0.0.1",
+                "DATABASE_URL": s.database_url,
+                "ACTION_SERVER_PORT": str(s.action_server_port),
+                "RASA_TRACKER_DB": s.rasa_tracker_db,
+                "RASA_EVENTS_DB": s.rasa_events_db,
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop())
+        self._logs.append(log)
+        logger.info("starting %s: %s", name, " ".join(command))
+        self._processes[name] = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start(self) -> "Stack":
+        """Start both servers (does not wait; see :meth:`wait_ready`)."""
+        s = self.settings
+        token = ensure_rasa_token(s)
+        Path(s.rasa_tracker_db).parent.mkdir(parents=True, exist_ok=True)
+        Path(s.rasa_events_db).parent.mkdir(parents=True, exist_ok=True)
+        self._spawn(
+            "actions",
+            [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_server_port)],
+        )
+        self._spawn(
+            "rasa",
+            [
+                str(RASA_BIN), "run", "--model", s.rasa_model, "--enable-api", "--auth-token", token,
+                "--interface", "127.0.0.1", "--port", str(s.rasa_port),
+                "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            ],
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Block until the action server's /health and Rasa's model are up; raise if a process died."""
+        deadline = time.monotonic() + timeout
+        checks = {"actions": f"{self.action_url}/health", "rasa": f"{self.rasa_url}/"}
+        pending = dict(checks)
+        while pending:
+            for name, url in list(pending.items()):
+                process = self._processes[name]
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited with code {process.returncode}; see {self.log_dir / (name + '.log')}"
+                    )
+                if _http_ok(url):
+                    del pending[name]
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
+            if pending:
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        """Stop every process (SIGTERM, then SIGKILL after 15 s)."""
+        for name, process in self._processes.items():
+            if process.poll() is None:
+                logger.info("stopping %s", name)
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self._processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self._processes.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def serve_forever(settings: Settings, log_dir: Optional[Path] = None) -> int:
+    """Run the stack until Ctrl-C or until a process dies; stop everything either way."""
+    stack = Stack(settings, log_dir or Path(settings.var_dir) / "logs")
+    stop_requested = False
+
+    def _request_stop(_signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    try:
+        stack.start()
+        print("正在启动 Rasa 与动作服务器… / starting Rasa and the action server…", file=sys.stderr)
+        stack.wait_ready()
+        print(
+            f"已就绪 ready: Rasa REST {stack.rasa_url}/webhooks/rest/webhook · "
+            f"actions {stack.action_url}/health · logs {stack.log_dir} · Ctrl-C 停止/stop",
+            file=sys.stderr,
+        )
+        while not stop_requested:
+            for name, process in stack._processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited ({process.returncode}); stopping", file=sys.stderr)
+                    return 1
+            time.sleep(1)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()

@@ -1,0 +1,220 @@
+"""The member store: SQLAlchemy 2 models with typed ``Mapped`` columns.
+
+Money is stored as ``Numeric(10, 2)`` yuan. Identifiers members see are strings:
+member ids look like ``M100001``, order ids like ``DD202610150123`` and SKUs like ``SKU10001``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Tier(Base):
+    """Membership tier (普通/银卡/金卡/钻石), reached by growth value (成长值 = yuan spent)."""
+
+    __tablename__ = "tiers"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)  # normal/silver/gold/diamond
+    rank: Mapped[int] = mapped_column(Integer, unique=True)
+    name_zh: Mapped[str] = mapped_column(String(16))
+    name_en: Mapped[str] = mapped_column(String(32))
+    threshold: Mapped[int] = mapped_column(Integer)  # growth value needed
+    points_multiplier: Mapped[Decimal] = mapped_column(Numeric(4, 2))
+    benefits_zh: Mapped[list[str]] = mapped_column(JSON)
+    benefits_en: Mapped[list[str]] = mapped_column(JSON)
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    member_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    gender: Mapped[str] = mapped_column(String(1))  # F / M / U
+    birthday: Mapped[Optional[date]] = mapped_column(Date)
+    city: Mapped[str] = mapped_column(String(32))
+    phone: Mapped[str] = mapped_column(String(20))
+    registered_at: Mapped[datetime] = mapped_column(DateTime)
+    consent_personalization: Mapped[bool] = mapped_column(Boolean, default=True)
+    consent_updated_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    preferred_language: Mapped[str] = mapped_column(String(2), default="zh")  # zh / en
+    tier_code: Mapped[str] = mapped_column(ForeignKey("tiers.code"))
+    growth_value: Mapped[int] = mapped_column(Integer, default=0)
+
+    tier: Mapped[Tier] = relationship(lazy="joined")
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    sku: Mapped[str] = mapped_column(String(16), primary_key=True)
+    title_zh: Mapped[str] = mapped_column(String(128))
+    title_en: Mapped[str] = mapped_column(String(160))
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    brand: Mapped[str] = mapped_column(String(32), index=True)
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    stock: Mapped[int] = mapped_column(Integer)
+    launched_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    order_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # pending_payment / paid / shipped / delivered / completed / cancelled / returned
+    status: Mapped[str] = mapped_column(String(20))
+    total_amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    shipping_city: Mapped[str] = mapped_column(String(32))
+    carrier: Mapped[Optional[str]] = mapped_column(String(32))
+    tracking_no: Mapped[Optional[str]] = mapped_column(String(32))
+    coupon_code: Mapped[Optional[str]] = mapped_column(String(24))
+
+    items: Mapped[list["OrderItem"]] = relationship(back_populates="order", cascade="all, delete-orphan")
+    timeline: Mapped[list["ShipmentEvent"]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="ShipmentEvent.at"
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), index=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+
+    order: Mapped[Order] = relationship(back_populates="items")
+    product: Mapped[Product] = relationship(lazy="joined")
+
+
+class ShipmentEvent(Base):
+    """One step of an order's shipping timeline (下单, 发货, 运输中, 派送中, 已签收...)."""
+
+    __tablename__ = "shipment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    description_zh: Mapped[str] = mapped_column(String(128))
+    description_en: Mapped[str] = mapped_column(String(160))
+
+    order: Mapped[Order] = relationship(back_populates="timeline")
+
+
+class BrowseEvent(Base):
+    __tablename__ = "browse_events"
+    __table_args__ = (Index("ix_browse_member_at", "member_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"))
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(12))  # view / cart / favorite
+
+
+class CouponTemplate(Base):
+    __tablename__ = "coupon_templates"
+
+    template_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title_zh: Mapped[str] = mapped_column(String(64))
+    title_en: Mapped[str] = mapped_column(String(96))
+    kind: Mapped[str] = mapped_column(String(12))  # amount_off / percent_off
+    value: Mapped[Decimal] = mapped_column(Numeric(10, 2))  # yuan off, or percent off (e.g. 10 = 10%)
+    min_spend: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    category: Mapped[Optional[str]] = mapped_column(String(32))  # None = whole shop
+    valid_days: Mapped[int] = mapped_column(Integer)
+    # all / new_member / birthday / winback / tier:<code>
+    audience: Mapped[str] = mapped_column(String(24))
+
+
+class Coupon(Base):
+    """A coupon issued to one member."""
+
+    __tablename__ = "coupons"
+
+    code: Mapped[str] = mapped_column(String(24), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"), index=True)
+    template_id: Mapped[str] = mapped_column(ForeignKey("coupon_templates.template_id"))
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    valid_from: Mapped[datetime] = mapped_column(DateTime)
+    valid_until: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(12))  # available / used / expired
+    used_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    order_id: Mapped[Optional[str]] = mapped_column(String(20))
+
+    template: Mapped[CouponTemplate] = relationship(lazy="joined")
+
+
+class PointsEntry(Base):
+    """Points ledger. Earned lots expire; redemptions and expiries consume the oldest lots first."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (Index("ix_points_member_at", "member_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    amount: Mapped[int] = mapped_column(Integer)  # + earned, - redeemed / expired
+    kind: Mapped[str] = mapped_column(String(12))  # earn / redeem / expire / adjust
+    reason: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[Optional[str]] = mapped_column(String(20))
+    expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+
+class ReturnRequest(Base):
+    __tablename__ = "return_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"), index=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    member_id: Mapped[Optional[str]] = mapped_column(ForeignKey("members.member_id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+
+
+class HandoffRequest(Base):
+    """A conversation waiting for a human agent (the agent console comes later)."""
+
+    __tablename__ = "handoff_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    member_id: Mapped[Optional[str]] = mapped_column(ForeignKey("members.member_id"))
+    reason: Mapped[str] = mapped_column(String(32))  # member_request / complaint / ...
+    priority: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+
+
+class PrivacyRequest(Base):
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # export / delete / opt_out / opt_in
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="received")
