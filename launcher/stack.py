@@ -42,10 +42,11 @@ def ensure_rasa_token(settings: Settings) -> str:
     return token
 
 
-def _http_ok(url: str) -> bool:
+def _http_ok(url: str, must_contain: Optional[bytes] = None) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
-            return 200 <= response.status < 300
+            ok = 200 <= response.status < 300
+            return ok and (must_contain is None or must_contain in response.read())
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return False
 
@@ -57,6 +58,8 @@ class Stack:
     settings: Settings
     log_dir: Path
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Endpoints file of the Rasa server (tracker store, event broker, action server).
+    endpoints: Path = PROJECT_ROOT / "endpoints.yml"
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
     _logs: list[IO[bytes]] = field(default_factory=list, init=False)
 
@@ -111,7 +114,7 @@ class Stack:
             [
                 str(RASA_BIN), "run", "--model", s.rasa_model, "--enable-api", "--auth-token", token,
                 "--interface", "127.0.0.1", "--port", str(s.rasa_port),
-                "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                "--endpoints", str(self.endpoints), "--credentials", "credentials.yml",
             ],
         )
         return self
@@ -119,7 +122,12 @@ class Stack:
     def wait_ready(self, timeout: float = 180.0) -> None:
         """Block until the action server's /health and Rasa's model are up; raise if a process died."""
         deadline = time.monotonic() + timeout
-        checks = {"actions": f"{self.action_url}/health", "rasa": f"{self.rasa_url}/"}
+        token = ensure_rasa_token(self.settings)
+        checks = {
+            "actions": f"{self.action_url}/health",
+            # /status answers 200 only with the token, and names the model once it is loaded.
+            "rasa": f"{self.rasa_url}/status?token={token}",
+        }
         pending = dict(checks)
         while pending:
             for name, url in list(pending.items()):
@@ -128,7 +136,7 @@ class Stack:
                     raise RuntimeError(
                         f"{name} exited with code {process.returncode}; see {self.log_dir / (name + '.log')}"
                     )
-                if _http_ok(url):
+                if _http_ok(url, must_contain=b"model_id" if name == "rasa" else None):
                     del pending[name]
             if pending and time.monotonic() > deadline:
                 raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")

@@ -1,0 +1,222 @@
+"""``python -m personalization <command>``: JSON on stdout, errors as JSON on stderr (exit 2).
+
+Commands::
+
+    seed [--members N] [--orders N] [--as-of YYYY-MM-DD] [--seed S] [--quiet]
+    members [--limit N] [--tier CODE] [--lifecycle new|active|dormant]
+    profile ID
+    recommend ID [-k N] [--category C] [--brand B]
+    coupons ID
+    orders ID [--limit N] [--order ORDER_ID]
+    points ID
+    tiers [ID]
+
+Query commands take ``--now YYYY-MM-DD[THH:MM[:SS]]`` to answer as of another instant
+(default: now). The database is ``Settings.database_url`` (``DATABASE_URL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any, NoReturn
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from personalization.db import make_engine, session_factory
+from personalization.services import coupons, members, orders, points, recommendations, tiers
+from personalization.services.recommendations import MAX_K
+from personalization.settings import Settings
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem with the command's input or environment, reported as JSON with exit code 2."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.payload = {"error": message, **details}
+
+
+class _JsonArgumentParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as JSON instead of a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError("invalid arguments", detail=message, usage=self.format_usage().strip())
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _k(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_K:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_K}: {value}")
+    return value
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date or datetime (ISO 8601): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (usage errors raise :class:`CliError`)."""
+    parser = _JsonArgumentParser(prog="python -m personalization", description="Member store queries, as JSON.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_JsonArgumentParser)
+    at = _JsonArgumentParser(add_help=False)
+    at.add_argument("--now", type=_instant, default=None, help="answer as of this instant (default: now)")
+
+    seed = commands.add_parser("seed", help="drop and recreate all tables with demo data")
+    seed.add_argument("--members", type=_positive_int, default=None, help="default: Settings.demo_members")
+    seed.add_argument("--orders", type=_positive_int, default=None, help="default: Settings.demo_orders")
+    seed.add_argument("--as-of", type=_date, default=None, help="data end before this day (default: today)")
+    seed.add_argument("--seed", type=int, default=None, help="default: Settings.seed")
+    seed.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    listing = commands.add_parser("members", parents=[at], help="list members")
+    listing.add_argument("--limit", type=_positive_int, default=20)
+    listing.add_argument("--tier", choices=("normal", "silver", "gold", "diamond"))
+    listing.add_argument("--lifecycle", choices=("new", "active", "dormant"))
+
+    commands.add_parser("profile", parents=[at], help="a member's profile").add_argument("member_id")
+
+    recommend = commands.add_parser("recommend", parents=[at], help="product recommendations")
+    recommend.add_argument("member_id")
+    recommend.add_argument("-k", type=_k, default=None, help=f"how many, 1..{MAX_K} (default: Settings.recommend_k)")
+    recommend.add_argument("--category")
+    recommend.add_argument("--brand")
+
+    commands.add_parser("coupons", parents=[at], help="usable coupons").add_argument("member_id")
+
+    order_list = commands.add_parser("orders", parents=[at], help="latest orders, or one order")
+    order_list.add_argument("member_id")
+    order_list.add_argument("--limit", type=_positive_int, default=3)
+    order_list.add_argument("--order", dest="order_id", help="show this order only")
+
+    commands.add_parser("points", parents=[at], help="points balance and expiry").add_argument("member_id")
+
+    tier = commands.add_parser("tiers", parents=[at], help="all tiers, or a member's tier status")
+    tier.add_argument("member_id", nargs="?")
+    return parser
+
+
+def _require_member(session: Session, member_id: str) -> str:
+    member = members.get_member(session=session, member_id=member_id)
+    if member is None:
+        raise CliError("member not found", member_id=member_id)
+    return member.member_id
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> Any:
+    from personalization.seed import seed_database  # numpy and tqdm only for this command
+
+    result = seed_database(
+        make_engine(settings),
+        members=args.members or settings.demo_members,
+        orders=args.orders or settings.demo_orders,
+        seed=settings.seed if args.seed is None else args.seed,
+        as_of=args.as_of,
+        progress=not args.quiet,
+    )
+    return {"database_url": make_url(settings.database_url).render_as_string(hide_password=True), **result}
+
+
+def _query(args: argparse.Namespace, settings: Settings, session: Session) -> Any:
+    now = args.now
+    if args.command == "members":
+        return members.list_members(
+            session=session, limit=args.limit, tier=args.tier, lifecycle=args.lifecycle, now=now
+        )
+    if args.command == "tiers" and args.member_id is None:
+        return tiers.all_tiers(session=session)
+    member_id = _require_member(session, args.member_id)
+    if args.command == "profile":
+        return members.member_profile(session=session, member_id=member_id, now=now)
+    if args.command == "recommend":
+        return recommendations.recommend_for_member(
+            session=session,
+            member_id=member_id,
+            k=args.k or settings.recommend_k,
+            category=args.category,
+            brand=args.brand,
+            now=now,
+        )
+    if args.command == "coupons":
+        return coupons.usable_coupons(session=session, member_id=member_id, now=now)
+    if args.command == "orders":
+        if args.order_id is None:
+            return orders.latest_orders(session=session, member_id=member_id, limit=args.limit)
+        order = orders.get_order(session=session, member_id=member_id, order_id=args.order_id)
+        if order is None:
+            raise CliError("order not found", member_id=member_id, order_id=args.order_id)
+        return order
+    if args.command == "points":
+        return points.points_summary(
+            session=session, member_id=member_id, now=now, warning_days=settings.points_expiry_warning_days
+        )
+    if args.command == "tiers":
+        return tiers.tier_status(session=session, member_id=member_id)
+    raise CliError("unknown command", command=args.command)  # argparse already restricts the choices
+
+
+def _print_json(payload: Any, stream: Any) -> None:
+    stream.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+
+
+def main(argv: Sequence[str] | None = None, *, settings_factory: Callable[[], Settings] = Settings.from_env) -> int:
+    """Run one command; returns the exit code (0 ok, 2 bad input or database problem, 1 bug)."""
+    try:
+        args = build_parser().parse_args(argv)
+        settings = settings_factory()
+        if args.command == "seed":
+            result = _seed(args, settings)
+        else:
+            engine = make_engine(settings)
+            try:
+                with session_factory(engine)() as session:
+                    result = _query(args, settings, session)
+            finally:
+                engine.dispose()
+    except CliError as exc:
+        _print_json(exc.payload, sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:  # e.g. seed sizes that cannot be satisfied
+        _print_json({"error": str(exc)}, sys.stderr)
+        return EXIT_USAGE
+    except SQLAlchemyError as exc:
+        _print_json(
+            {
+                "error": "database error; has it been seeded? (python -m personalization seed)",
+                "detail": str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0],
+            },
+            sys.stderr,
+        )
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the CLI promises JSON, never a traceback
+        _print_json({"error": "internal error", "detail": f"{type(exc).__name__}: {exc}"}, sys.stderr)
+        return 1
+    _print_json(result, sys.stdout)
+    return 0
