@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
         in_memory = tmp_dir / "endpoints-in-memory.yml"
-        in_memory.write_text('action_endpoint:\n  url: "http://127.0.0.1:${ACTION_SERVER_PORT}/webhook"\n',
+        in_memory.write_text('action_endpoint:\n  url: http://127.0.0.1:${ACTION_SERVER_PORT}/webhook\n',
                              encoding="utf-8")
         configs = (
             ("default_sql_tracker_sqlite", PROJECT_ROOT / "endpoints.yml"),

@@ -21,6 +21,9 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
+# Codes such as order ids (DD202610150123), SKUs, coupon codes and member ids carry letters
+# but say nothing about the language the member reads.
+_IDENTIFIER = re.compile(r"\b[A-Za-z]{1,4}\d{3,}\b|\b[A-Z0-9]{6,}\b", re.ASCII)
 ENTITY_NAME = "language"
 
 
@@ -28,13 +31,13 @@ def detect_language(text: Optional[str]) -> Optional[str]:
     """``zh`` if the text has any Chinese character, ``en`` if it has Latin letters, else None.
 
     Mixed messages such as "我的coupon呢" count as Chinese: members who mix in English
-    words still read Chinese best.
+    words still read Chinese best. A bare code ("DD202610150123") has no language.
     """
     if not text:
         return None
     if _CJK.search(text):
         return "zh"
-    if _LATIN.search(text):
+    if _LATIN.search(_IDENTIFIER.sub(" ", text)):
         return "en"
     return None
 

@@ -1,0 +1,110 @@
+"""action_recommend_products: shows exactly what the recommender (and the CLI) return."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from actions.recommendations import ActionRecommendProducts
+from personalization.services import recommendations
+from personalization.settings import PROJECT_ROOT
+
+
+def _skus(result) -> list[str]:  # type: ignore[no-untyped-def]
+    (cards,) = result.payloads("product_cards")
+    return [item["sku"] for item in cards["items"]]
+
+
+def test_member_sees_exactly_the_recommenders_list(shop, members, tracker, run) -> None:
+    result = run(ActionRecommendProducts(), tracker("给我推荐点东西", member_id=members.with_orders))
+
+    with shop.session() as s:
+        expected = recommendations.recommend_for_member(
+            session=s, member_id=members.with_orders, k=shop.settings.recommend_k
+        )
+    assert _skus(result) == [item["sku"] for item in expected]
+    assert len(expected) == shop.settings.recommend_k
+    for item in expected:
+        assert item["title_zh"] in result.text
+    assert result.responses == ["utter_recommend_personal", "utter_offer_coupons"]
+
+
+def test_chat_agrees_with_the_cli(shop, members, tracker, run) -> None:
+    result = run(
+        ActionRecommendProducts(), tracker("recommend something for me", member_id=members.with_orders, language="en")
+    )
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
+    env["DATABASE_URL"] = shop.settings.database_url
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "personalization",
+            "recommend",
+            members.with_orders,
+            "-k",
+            str(shop.settings.recommend_k),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    cli = json.loads(done.stdout)
+    cli_items = cli["items"] if isinstance(cli, dict) else cli
+    assert _skus(result) == [item["sku"] for item in cli_items]
+    assert cli_items[0]["title_en"] in result.text
+
+
+def test_category_entity_filters_the_recommendations(shop, members, tracker, run) -> None:
+    entities = [{"entity": "category", "value": "护肤品"}]  # unmapped synonym: the action maps it to "beauty"
+    result = run(ActionRecommendProducts(), tracker("推荐几款护肤品", member_id=members.with_orders, entities=entities))
+
+    with shop.session() as s:
+        expected = recommendations.recommend_for_member(
+            session=s, member_id=members.with_orders, k=shop.settings.recommend_k, category="beauty"
+        )
+    assert _skus(result) == [item["sku"] for item in expected]
+    assert {item["category"] for item in result.payloads("product_cards")[0]["items"]} == {"beauty"}
+    assert "美妆护肤" in result.text
+
+
+def test_visitor_gets_best_sellers_and_an_invitation_to_log_in(shop, tracker, run) -> None:
+    result = run(ActionRecommendProducts(), tracker("有什么推荐的"))
+
+    with shop.session() as s:
+        expected = recommendations.recommend_for_member(session=s, member_id=None, k=shop.settings.recommend_k)
+    assert _skus(result) == [item["sku"] for item in expected]
+    assert result.responses == ["utter_recommend_bestsellers", "utter_login_invite"]  # no coupon offer
+    assert "因为你" not in result.text  # no personal reasons
+
+
+def test_opted_out_member_is_told_why_the_list_is_not_personal(shop, members, tracker, run) -> None:
+    if members.opted_out is None:
+        pytest.skip("no opted-out member in the demo data")
+    result = run(ActionRecommendProducts(), tracker("推荐点东西", member_id=members.opted_out))
+
+    assert result.responses == ["utter_recommend_opted_out", "utter_offer_coupons"]
+    assert all(item["reason_zh"] == "热销商品" for item in result.payloads("product_cards")[0]["items"])
+
+
+def test_brand_entity_filters_the_recommendations(shop, members, tracker, run) -> None:
+    entities = [{"entity": "brand", "value": "Lancome"}]
+    result = run(
+        ActionRecommendProducts(),
+        tracker("show me some Lancome stuff", member_id=members.with_orders, entities=entities, language="en"),
+    )
+
+    with shop.session() as s:
+        expected = recommendations.recommend_for_member(
+            session=s, member_id=members.with_orders, k=shop.settings.recommend_k, brand="lancome"
+        )
+    assert _skus(result) == [item["sku"] for item in expected]
+    assert result.text.startswith("Here are some Lancome picks for you:")
