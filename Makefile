@@ -50,7 +50,8 @@ $(JIEBA_DICT): personalization/jieba_dict.py personalization/catalog_data.py $(V
 
 $(MODEL): $(VENV_RASA)/.installed $(JIEBA_DICT) $(NLU_DATA) domain.yml config.yml $(wildcard components/*.py)
 	@echo "==> training the Rasa model (only when data, domain or config changed)"
-	$(RASA) train --fixed-model-name member-assistant --out models --quiet
+	@start=$$(date +%s); $(RASA) train --fixed-model-name member-assistant --out models --quiet \
+	  && echo "rasa train took $$(( $$(date +%s) - start ))s"
 	touch $@
 
 $(SHOP_DB): $(VENV)/.installed $(PACKAGE_SRC)

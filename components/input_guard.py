@@ -14,13 +14,11 @@ import re
 import unicodedata
 from typing import Any, Dict, List, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.base import StatelessComponent
 
 _CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 FALLBACK_INTENT = "nlu_fallback"
@@ -39,26 +37,8 @@ def has_content(text: str | None) -> bool:
     return bool(text and _CONTENT.search(text))
 
 
-class _Stateless(GraphComponent):
-    def __init__(self, config: Dict[Text, Any]) -> None:
-        self._config = config
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> GraphComponent:
-        return cls(config)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
-
-
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class InputNormalizer(_Stateless):
+class InputNormalizer(StatelessComponent):
     """Cleans and bounds the text before tokenization."""
 
     @staticmethod
@@ -74,12 +54,8 @@ class InputNormalizer(_Stateless):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class ContentFreeFallback(_Stateless):
+class ContentFreeFallback(StatelessComponent):
     """Emoji-only, punctuation-only and empty messages become ``nlu_fallback``."""
-
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {}
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

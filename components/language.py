@@ -9,15 +9,13 @@ writes in and responses pick their Chinese or English variation. A message with 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import List, Optional
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.base import StatelessComponent
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -43,25 +41,8 @@ def detect_language(text: Optional[str]) -> Optional[str]:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class LanguageDetector(GraphComponent):
+class LanguageDetector(StatelessComponent):
     """Tags each message with the language it is written in."""
-
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {}
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "LanguageDetector":
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -107,3 +107,11 @@ def test_greeting_uses_the_members_name(chat: Any, member: dict[str, Any]) -> No
 def test_request_human_enters_the_queue(chat: Any, member: dict[str, Any]) -> None:
     answer = texts(chat.say("转人工", member_id=member["member_id"]))
     assert re.search(r"\d", answer), answer
+
+
+def test_bare_order_id_keeps_the_language_of_the_conversation(chat: Any, cli: Any, member: dict[str, Any]) -> None:
+    order_id = cli.json("orders", member["member_id"], "--limit", "1")[0]["order_id"]
+    chat.say("帮我查一下订单", member_id=member["member_id"])
+    answer = texts(chat.say(order_id, member_id=member["member_id"]))
+    assert order_id in answer
+    assert re.search(r"[\u4e00-\u9fff]", answer), answer
