@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Mapping, Optional
+from typing import IO, Callable, Mapping, Optional
 
 from personalization.settings import PROJECT_ROOT, Settings
 
@@ -93,7 +93,8 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop())
         self._logs.append(log)
-        logger.info("starting %s: %s", name, " ".join(command))
+        shown = ["***" if previous == "--auth-token" else part for previous, part in zip([""] + command, command)]
+        logger.info("starting %s: %s", name, " ".join(shown))
         self._processes[name] = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -167,6 +168,17 @@ class Stack:
         self.stop()
 
 
+def _wait_ready_unless_stopped(stack: Stack, stopped: Callable[[], bool], timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not stopped():
+        try:
+            stack.wait_ready(timeout=1.0)
+            return
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise
+
+
 def serve_forever(settings: Settings, log_dir: Optional[Path] = None) -> int:
     """Run the stack until Ctrl-C or until a process dies; stop everything either way."""
     stack = Stack(settings, log_dir or Path(settings.var_dir) / "logs")
@@ -176,11 +188,16 @@ def serve_forever(settings: Settings, log_dir: Optional[Path] = None) -> int:
         nonlocal stop_requested
         stop_requested = True
 
-    signal.signal(signal.SIGTERM, _request_stop)
+    # Ctrl-C, `kill` and a closed terminal all stop the stack cleanly (set explicitly: a shell
+    # that starts us in the background may have left SIGINT ignored).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _request_stop)
     try:
         stack.start()
         print("正在启动 Rasa 与动作服务器… / starting Rasa and the action server…", file=sys.stderr)
-        stack.wait_ready()
+        _wait_ready_unless_stopped(stack, lambda: stop_requested)
+        if stop_requested:
+            return 0
         print(
             f"已就绪 ready: Rasa REST {stack.rasa_url}/webhooks/rest/webhook · "
             f"actions {stack.action_url}/health · logs {stack.log_dir} · Ctrl-C 停止/stop",
@@ -192,8 +209,6 @@ def serve_forever(settings: Settings, log_dir: Optional[Path] = None) -> int:
                     print(f"{name} exited ({process.returncode}); stopping", file=sys.stderr)
                     return 1
             time.sleep(1)
-        return 0
-    except KeyboardInterrupt:
         return 0
     finally:
         stack.stop()
