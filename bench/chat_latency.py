@@ -4,13 +4,16 @@ Run with ``make bench-chat``. Starts the real stack twice, side by side in one r
 - the product default: SQL tracker store + SQL event broker on SQLite (``endpoints.yml``);
 - the floor: in-memory tracker store, no event broker (same model, same actions).
 Each configuration serves one member alone (p50), then 10 members at once, every member
-sending a script of personalized questions. Figures go to stdout and ``bench/results/chat_latency.json``.
+sending a script of personalized questions, twice: as members really chat (a pause of 1-3 s
+to read and type between messages) and flat out (no pause: the throughput ceiling, where
+latency is mostly queueing). Figures go to stdout and ``bench/results/chat_latency.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import socket
 import statistics
 import tempfile
@@ -30,6 +33,8 @@ from personalization.models import Member
 from personalization.settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "chat_latency.json"
+# Seconds a member takes to read the answer and type the next message (uniform range).
+THINK_SECONDS = (1.0, 3.0)
 SCRIPT = (
     "你好",
     "我还有多少积分",
@@ -62,14 +67,37 @@ def _member_ids(settings: Settings, count: int) -> list[str]:
     return ids
 
 
-def _conversation(client: RestChannelClient, sender: str, member_id: str, rounds: int) -> list[float]:
+def _conversation(client: RestChannelClient, sender: str, member_id: str, rounds: int,
+                  think: tuple[float, float] | None = None) -> list[float]:
+    pause = random.Random(sender)
     latencies = []
     for _ in range(rounds):
         for text in SCRIPT:
+            if think:
+                time.sleep(pause.uniform(*think))
             started = time.perf_counter()
             client.send(sender, text, member_id=member_id)
             latencies.append((time.perf_counter() - started) * 1000)
     return latencies
+
+
+def _concurrent(stack: Stack, name: str, members: list[str], rounds: int,
+                think: tuple[float, float] | None) -> dict[str, Any]:
+    clients = [RestChannelClient(stack.rasa_url) for _ in members]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(members)) as pool:
+        futures = [pool.submit(_conversation, client, f"{name}-{member}", member, rounds, think)
+                   for client, member in zip(clients, members)]
+        latencies = [latency for future in futures for latency in future.result()]
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        client.close()
+    return {
+        "turns": len(latencies),
+        "p50_ms": round(_percentile(latencies, 50), 1),
+        "p95_ms": round(_percentile(latencies, 95), 1),
+        "throughput_turns_per_s": round(len(latencies) / elapsed, 1),
+    }
 
 
 def _measure(name: str, settings: Settings, endpoints: Path, members: list[str], rounds: int,
@@ -83,23 +111,15 @@ def _measure(name: str, settings: Settings, endpoints: Path, members: list[str],
         warmup.close()
         progress.update()
 
-        clients = [RestChannelClient(stack.rasa_url) for _ in members]
-        started = time.perf_counter()
-        with ThreadPoolExecutor(len(members)) as pool:
-            futures = [pool.submit(_conversation, client, f"{name}-{member}", member, rounds)
-                       for client, member in zip(clients, members)]
-            concurrent = [latency for future in futures for latency in future.result()]
-        elapsed = time.perf_counter() - started
-        for client in clients:
-            client.close()
+        chatting = _concurrent(stack, f"{name}-think", members, rounds, think=THINK_SECONDS)
+        progress.update()
+        flat_out = _concurrent(stack, f"{name}-flat", members, rounds, think=None)
         progress.update()
     return {
         "single_p50_ms": round(statistics.median(single), 1),
         "concurrent_members": len(members),
-        "turns": len(concurrent),
-        "p50_ms": round(_percentile(concurrent, 50), 1),
-        "p95_ms": round(_percentile(concurrent, 95), 1),
-        "throughput_turns_per_s": round(len(concurrent) / elapsed, 1),
+        "with_pauses": chatting,
+        "flat_out": flat_out,
     }
 
 
@@ -121,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
             ("default_sql_tracker_sqlite", PROJECT_ROOT / "endpoints.yml"),
             ("in_memory_tracker_no_broker", in_memory),
         )
-        progress = tqdm(total=2 * len(configs), desc="chat latency", unit="phase")
+        progress = tqdm(total=3 * len(configs), desc="chat latency", unit="phase")
         for name, endpoints in configs:
             settings = replace(
                 base,
@@ -137,13 +157,15 @@ def main(argv: list[str] | None = None) -> None:
     RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     default, floor = results["default_sql_tracker_sqlite"], results["in_memory_tracker_no_broker"]
     print(f"\nChat turn latency, REST channel + custom actions ({args.members} concurrent members)")
-    print(f"{'configuration':<32}{'1 member p50':>14}{'p50':>9}{'p95':>9}{'turns/s':>9}")
-    for name, row in (("SQL tracker+broker (default)", default), ("in-memory tracker (floor)", floor)):
-        print(f"{name:<32}{row['single_p50_ms']:>12.0f}ms{row['p50_ms']:>7.0f}ms{row['p95_ms']:>7.0f}ms"
-              f"{row['throughput_turns_per_s']:>9.1f}")
-    print(f"p95 ratio default/floor: {default['p95_ms'] / floor['p95_ms']:.2f}; "
-          f"target p95 <= 150 ms: default {'met' if default['p95_ms'] <= 150 else 'NOT met'}, "
-          f"floor {'met' if floor['p95_ms'] <= 150 else 'NOT met'}")
+    print(f"{'configuration':<30}{'1 member':>10}{'pauses p50':>12}{'p95':>8}{'flat-out p50':>14}{'p95':>8}{'turns/s':>9}")
+    for name, row in (("SQL tracker+broker (default)", default), ("in-memory tracker", floor)):
+        chatting, flat = row["with_pauses"], row["flat_out"]
+        print(f"{name:<30}{row['single_p50_ms']:>8.0f}ms{chatting['p50_ms']:>10.0f}ms{chatting['p95_ms']:>6.0f}ms"
+              f"{flat['p50_ms']:>12.0f}ms{flat['p95_ms']:>6.0f}ms{flat['throughput_turns_per_s']:>9.1f}")
+    ratio = default["with_pauses"]["p95_ms"] / floor["with_pauses"]["p95_ms"]
+    met = default["with_pauses"]["p95_ms"] <= 150
+    print(f"p95 with pauses, default/in-memory: {ratio:.2f}; target p95 <= 150 ms (members chatting): "
+          f"{'met' if met else 'NOT met'}")
     print(f"written to {RESULTS.relative_to(PROJECT_ROOT)}")
 
 
