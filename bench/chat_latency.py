@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from launcher.rest_client import RestChannelClient
-from launcher.stack import Stack
+from launcher.stack import Stack, isolated_settings
 from personalization.db import make_engine, session_factory
 from personalization.models import Member
 from personalization.settings import PROJECT_ROOT, Settings
@@ -45,12 +43,6 @@ SCRIPT = (
     "How many points do I have?",
     "谢谢",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -143,13 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         progress = tqdm(total=3 * len(configs), desc="chat latency", unit="phase")
         for name, endpoints in configs:
-            settings = replace(
-                base,
-                rasa_port=_free_port(),
-                action_server_port=_free_port(),
-                rasa_tracker_db=str(tmp_dir / f"{name}-tracker.db"),
-                rasa_events_db=str(tmp_dir / f"{name}-events.db"),
-            )
+            settings = isolated_settings(base, tmp_dir, name)
             results[name] = _measure(name, settings, endpoints, members, args.rounds, tmp_dir, progress)
         progress.close()
 

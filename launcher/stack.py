@@ -10,12 +10,13 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Callable, Mapping, Optional
 
@@ -40,6 +41,28 @@ def ensure_rasa_token(settings: Settings) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(token)
     return token
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def isolated_settings(base: Settings, directory: Path, name: str = "") -> Settings:
+    """``base`` with free ports and its own tracker and event databases in ``directory``.
+
+    Tests and benchmarks run a stack beside a running ``make run`` this way.
+    """
+    prefix = f"{name}-" if name else ""
+    return replace(
+        base,
+        rasa_port=free_port(),
+        action_server_port=free_port(),
+        rasa_tracker_db=str(directory / f"{prefix}tracker.db"),
+        rasa_events_db=str(directory / f"{prefix}events.db"),
+    )
 
 
 def _http_ok(url: str, must_contain: Optional[bytes] = None) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -15,14 +14,8 @@ from typing import Any, Iterator
 import pytest
 
 from launcher.rest_client import RestChannelClient
-from launcher.stack import Stack
+from launcher.stack import Stack, isolated_settings
 from personalization.settings import PROJECT_ROOT, Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Cli:
@@ -45,12 +38,8 @@ class Cli:
 def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     tmp = tmp_path_factory.mktemp("e2e")
     return replace(
-        Settings.from_env(),
+        isolated_settings(Settings.from_env(), tmp),
         database_url=f"sqlite:///{tmp / 'shop.db'}",
-        rasa_port=_free_port(),
-        action_server_port=_free_port(),
-        rasa_tracker_db=str(tmp / "tracker.db"),
-        rasa_events_db=str(tmp / "events.db"),
         var_dir=str(tmp),
     )
 

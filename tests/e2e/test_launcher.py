@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,8 @@ from pathlib import Path
 import requests
 
 from launcher.rest_client import RestChannelClient, texts
+from launcher.stack import free_port
 from personalization.settings import PROJECT_ROOT, Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _children_alive(parent_pid: int) -> list[int]:
@@ -39,8 +33,8 @@ def test_launcher_serves_and_stops_everything_on_ctrl_c(e2e_settings: Settings, 
         os.environ,
         PYTHONPATH=str(PROJECT_ROOT),
         DATABASE_URL=e2e_settings.database_url,
-        RASA_PORT=str(_free_port()),
-        ACTION_SERVER_PORT=str(_free_port()),
+        RASA_PORT=str(free_port()),
+        ACTION_SERVER_PORT=str(free_port()),
         RASA_TRACKER_DB=str(Path(e2e_settings.var_dir) / "launcher-tracker.db"),
         RASA_EVENTS_DB=str(Path(e2e_settings.var_dir) / "launcher-events.db"),
         SHOP_VAR_DIR=str(Path(e2e_settings.var_dir) / "launcher"),
