@@ -13,11 +13,12 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from personalization.catalog_data import BRANDS, CATEGORIES
+from personalization.language import has_chinese
+from personalization.services.orders import normalize_order_id
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # DD + 12 digits, as typed: any case, optionally with spaces or a hyphen after "DD".
 _ORDER_ID_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])[Dd]{2}[\s-]?(\d{12})(?!\d)")
 _ORDER_ID = re.compile(r"^DD\d{12}$")
@@ -81,19 +82,11 @@ def language(tracker: Tracker, preferred: str | None = None) -> str:
     slot = tracker.get_slot("language")
     if slot in LANGUAGES:
         return str(slot)
-    if _CJK.search(latest_text(tracker)):
+    if has_chinese(latest_text(tracker)):
         return "zh"
     if preferred in LANGUAGES:
         return str(preferred)
     return DEFAULT_LANGUAGE
-
-
-def normalize_order_id(value: Any) -> str | None:
-    """Upper-case an order id and drop spaces and hyphens ("dd 2026-10150123" → "DD202610150123")."""
-    if value is None:
-        return None
-    cleaned = re.sub(r"[\s\-]", "", str(value)).upper()
-    return cleaned or None
 
 
 def order_id(tracker: Tracker) -> str | None:

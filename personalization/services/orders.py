@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -32,10 +33,13 @@ CARRIER_EN: dict[str, str] = {
 
 
 def normalize_order_id(order_id: object) -> str | None:
-    """``" dd202610150123 "`` -> ``"DD202610150123"``; None for non-text or empty input."""
+    """``" dd 2026-10150123 "`` -> ``"DD202610150123"``: upper case, no spaces or hyphens.
+
+    None for non-text or empty input.
+    """
     if not isinstance(order_id, str):
         return None
-    normalized = order_id.strip().upper()
+    normalized = re.sub(r"[\s\-]", "", order_id).upper()
     return normalized or None
 
 
