@@ -24,7 +24,8 @@ from personalization.settings import PROJECT_ROOT, Settings
 
 logger = logging.getLogger(__name__)
 
-RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+# The Rasa server runs as `python -m rasa_ext` (the `rasa` command plus rasa_ext/, see there).
+RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 
 
@@ -136,7 +137,7 @@ class Stack:
         self._spawn(
             "rasa",
             [
-                str(RASA_BIN), "run", "--model", s.rasa_model, "--enable-api", "--auth-token", token,
+                str(RASA_PYTHON), "-m", "rasa_ext", "run", "--model", s.rasa_model, "--enable-api", "--auth-token", token,
                 "--interface", "127.0.0.1", "--port", str(s.rasa_port),
                 "--endpoints", str(self.endpoints), "--credentials", "credentials.yml",
             ],

@@ -1,0 +1,24 @@
+"""``python -m rasa_ext <rasa arguments>``: the ``rasa`` command with this project's extensions.
+
+Identical to ``rasa`` except that action-server responses are validated with a schema validator
+built once and event types are found in a lookup table (:mod:`rasa_ext.speedups`). ``make run`` and
+the benchmarks serve through it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    from rasa.__main__ import main as rasa_main
+
+    from rasa_ext.speedups import install
+
+    install()
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
