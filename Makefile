@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 VENV_RASA := .venv-rasa
+VENV_BENCH := .venv-bench
 PY := $(VENV)/bin/python
 RASA := $(VENV_RASA)/bin/rasa
 MODEL := models/member-assistant.tar.gz
@@ -21,13 +22,15 @@ export RASA_EVENTS_DB ?= $(CURDIR)/var/rasa_events.db
 NLU_DATA := $(shell find data -name '*.yml' 2>/dev/null)
 PACKAGE_SRC := $(shell find personalization -name '*.py' 2>/dev/null)
 
-.PHONY: help setup run test test-python test-rasa validate bench bench-nlu bench-chat clean
+.PHONY: help setup run test test-python test-rasa validate bench bench-nlu bench-chat bench-recs bench-recs-scale clean
 
 help:
 	@echo "make setup   - create both virtual environments, train the Rasa model, seed the demo database"
 	@echo "make run     - setup, then serve Rasa (:5005, REST, token API) and the action server (:5055); Ctrl-C stops"
 	@echo "make test    - setup, then pytest + rasa data validate + rasa test (stories, held-out NLU)"
 	@echo "make bench   - NLU held-out/cross-validation and chat latency benchmarks (figures in bench/results/)"
+	@echo "make bench-recs       - recommender quality: MovieLens-100k vs RecBole Pop/ItemKNN/BPR, and the demo shop"
+	@echo "make bench-recs-scale - recommender fit time, latency and memory at 100k members / 10k products / 2M interactions"
 
 # ---------------------------------------------------------------- environments
 $(VENV_RASA)/.installed: requirements/rasa-deps.txt requirements/rasa-nodeps.txt
@@ -88,6 +91,19 @@ bench-nlu: setup
 
 bench-chat: setup
 	$(PY) -m bench.chat_latency
+
+# RecBole 1.2.1, the peer of the recommender benchmark, lives in its own venv (numpy<2, its own torch).
+$(VENV_BENCH)/.installed: requirements/bench-recbole.txt
+	@echo "==> creating $(VENV_BENCH) (RecBole peers for bench-recs)"
+	test -x $(VENV_BENCH)/bin/python || $(PYTHON) -m venv $(VENV_BENCH)
+	$(VENV_BENCH)/bin/pip install --quiet --progress-bar off -r requirements/bench-recbole.txt
+	touch $@
+
+bench-recs: $(VENV)/.installed $(SHOP_DB) $(VENV_BENCH)/.installed
+	$(PY) -m bench.recs
+
+bench-recs-scale: $(VENV)/.installed
+	$(PY) -m bench.recs_scale
 
 clean:
 	rm -rf var/results models/*.tar.gz

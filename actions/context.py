@@ -132,6 +132,15 @@ def _catalog_entity(tracker: Tracker, entity: str, lookup: Mapping[str, str]) ->
     return None
 
 
+def coupon_template(tracker: Tracker) -> str | None:
+    """The coupon template a claim button asked for (``/ask_coupons{"coupon_template": "..."}``)."""
+    for value in tracker.get_latest_entity_values("coupon_template"):
+        text = str(value).strip()
+        if text:
+            return text[:64]
+    return None
+
+
 def category(tracker: Tracker) -> str | None:
     """The category key the member asked about (entity value or any of its names), if any."""
     return _catalog_entity(tracker, "category", _category_lookup())

@@ -45,6 +45,11 @@ def get_settings() -> Settings:
         return _settings
 
 
+def session_factory() -> sessionmaker[Session]:
+    """The process's session factory (for services that run their own transaction, e.g. claims)."""
+    return _session_factory()
+
+
 def _session_factory() -> sessionmaker[Session]:
     global _engine, _factory
     settings = get_settings()

@@ -8,6 +8,7 @@ so they render the variation here instead of letting Rasa pick it from the slot.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -129,6 +130,27 @@ def coupon_lines(coupons: Sequence[Mapping[str, Any]], lang: str) -> list[str]:
             scope = f"限{category}" if category else "全场通用"
             rows.append(f"· {title}：{summary}（{scope}），{until} 到期")
     return rows
+
+
+def offer_lines(offers: Sequence[Mapping[str, Any]], lang: str) -> list[str]:
+    """ "· 服饰鞋包专享券：满300减40（为你推荐：你常买服饰鞋包）"."""
+    rows = []
+    for offer in offers:
+        title, summary, reason = pick(offer, "title", lang), pick(offer, "summary", lang), pick(offer, "reason", lang)
+        rows.append(f"· {title}: {summary} ({reason})" if lang == "en" else f"· {title}：{summary}（{reason}）")
+    return rows
+
+
+def claim_buttons(offers: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str, str]]:
+    """One 领取 button per offer; its payload claims that template without going through NLU."""
+    label = "Claim" if lang == "en" else "领取"
+    return [
+        {
+            "title": f"{label} {pick(offer, 'summary', lang)}",
+            "payload": "/ask_coupons" + json.dumps({"coupon_template": offer["template_id"]}, ensure_ascii=False),
+        }
+        for offer in offers
+    ]
 
 
 def order_item_lines(order: Mapping[str, Any], lang: str) -> list[str]:

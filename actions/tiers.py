@@ -25,11 +25,13 @@ class ActionTierBenefits(MemberServiceAction):
             turn.invite_login()
             return []
         tier_name = texts.tier_name(status["tier"], turn.lang)
-        if status.get("next_tier"):
+        # "再消费¥320升级为金卡会员": the spend still needed in the rolling 12-month window.
+        progress = str(status.get(f"progress_{turn.lang}") or "")
+        if not progress and status.get("next_tier"):
             progress = turn.text(
                 "utter_tier_next", gap=status["gap_to_next"], next_tier=texts.tier_name(status["next_tier"], turn.lang)
             )
-        else:
+        elif not progress:
             progress = turn.text("utter_tier_top")
         turn.say(
             "utter_tier_status",

@@ -1,9 +1,10 @@
 """NLU quality: the trained Rasa model on the held-out set, 5-fold cross-validation, and a baseline.
 
 Run with ``make bench-nlu``. Side by side in one run:
-- Rasa pipeline (config.yml: jieba + sparse features + DIET) on ``tests/nlu/heldout.yml``
-  (never trained on) and in 5-fold cross-validation over ``data/nlu``;
-- a TF-IDF character n-gram + logistic regression baseline on the same data.
+- Rasa pipeline (config.yml: jieba + sparse features, DIET for entities, the character n-gram
+  intent classifier of ``components/``) on ``tests/nlu/heldout.yml`` (never trained on) and in
+  5-fold cross-validation over ``data/nlu``;
+- a plain scikit-learn TF-IDF character n-gram + logistic regression baseline on the same data.
 Figures go to stdout and ``bench/results/nlu.json``.
 """
 
@@ -48,6 +49,18 @@ def _report_figures(report_path: Path) -> dict[str, float]:
     return {"accuracy": round(report["accuracy"], 4), "macro_f1": round(report["macro avg"]["f1-score"], 4)}
 
 
+def _entity_figures(report_dir: Path) -> dict[str, dict[str, float]]:
+    """Entity F1 per extractor and entity type (DIET: category/brand; regex: order ids)."""
+    figures: dict[str, dict[str, float]] = {}
+    for extractor in ("DIETClassifier", "RegexEntityExtractor"):
+        path = report_dir / f"{extractor}_report.json"
+        if path.exists():
+            report = json.loads(path.read_text(encoding="utf-8"))
+            figures[extractor] = {name: round(row["f1-score"], 3) for name, row in report.items()
+                                  if isinstance(row, dict) and name not in ("weighted avg", "macro avg")}
+    return figures
+
+
 def _baseline() -> Any:
     return make_pipeline(
         TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True),
@@ -76,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         _rasa(["test", "nlu", "--model", str(MODEL), "--nlu", str(HELDOUT), "--out", str(out / "heldout")])
         results["rasa_heldout"] = _report_figures(out / "heldout" / "intent_report.json")
         results["rasa_heldout"]["seconds"] = round(time.perf_counter() - started, 1)
+        results["rasa_heldout_entities"] = _entity_figures(out / "heldout")
         steps.update()
 
         if not args.no_cv:
@@ -111,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
         r, b = results[rasa_key], results[base_key]
         print(f"{name:<22}{r['accuracy']:>10.3f}{r['macro_f1']:>10.3f}{b['accuracy']:>10.3f}"
               f"{b['macro_f1']:>10.3f}{r['macro_f1'] / b['macro_f1']:>10.2f}")
+    for extractor, figures in results.get("rasa_heldout_entities", {}).items():
+        print(f"entity F1 ({extractor}): " + ", ".join(f"{name} {f1:.3f}" for name, f1 in figures.items()))
     print(f"target: held-out accuracy >= 0.95 -> {'met' if results['rasa_heldout']['accuracy'] >= 0.95 else 'NOT met'}")
     print(f"written to {RESULTS.relative_to(PROJECT_ROOT)}")
 

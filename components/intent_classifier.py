@@ -105,6 +105,9 @@ class CharNgramIntentClassifier(GraphComponent):
         for message in messages:
             text = message.get(TEXT)
             if not isinstance(text, str) or not text.strip():
+                # As Rasa's own classifiers do: no intent, zero confidence (the fallback takes it).
+                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
                 continue
             ranking = [{"name": name, "confidence": score} for name, score in self._model.rank(text, limit)]
             message.set(INTENT, ranking[0], add_to_output=True)

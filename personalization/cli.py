@@ -7,9 +7,13 @@ Commands::
     profile ID
     recommend ID [-k N] [--category C] [--brand B]
     coupons ID
+    offers ID [--limit N]
+    claim ID TEMPLATE
     orders ID [--limit N] [--order ORDER_ID]
     points ID
     tiers [ID]
+    segments
+    profiles [--full] [--quiet]
 
 Query commands take ``--now YYYY-MM-DD[THH:MM[:SS]]`` to answer as of another instant
 (default: now). The database is ``Settings.database_url`` (``DATABASE_URL``).
@@ -28,6 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from personalization import coupon_offers
 from personalization.db import make_engine, session_factory
 from personalization.services import coupons, members, orders, points, recommendations, tiers
 from personalization.services.recommendations import MAX_K
@@ -111,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("coupons", parents=[at], help="usable coupons").add_argument("member_id")
 
+    offers = commands.add_parser("offers", parents=[at], help="coupon templates offered to a member, with reasons")
+    offers.add_argument("member_id")
+    offers.add_argument("--limit", type=_positive_int, default=3)
+
+    claim = commands.add_parser("claim", parents=[at], help="claim a coupon from a template for a member")
+    claim.add_argument("member_id")
+    claim.add_argument("template_id")
+
     order_list = commands.add_parser("orders", parents=[at], help="latest orders, or one order")
     order_list.add_argument("member_id")
     order_list.add_argument("--limit", type=_positive_int, default=3)
@@ -120,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     tier = commands.add_parser("tiers", parents=[at], help="all tiers, or a member's tier status")
     tier.add_argument("member_id", nargs="?")
+
+    commands.add_parser("segments", parents=[at], help="member segments (k-means on RFM): sizes and centroids")
+    batch = commands.add_parser("profiles", parents=[at], help="compute and store member profiles (incremental)")
+    batch.add_argument("--full", action="store_true", help="recompute every member")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -152,9 +170,15 @@ def _query(args: argparse.Namespace, settings: Settings, session: Session) -> An
         )
     if args.command == "tiers" and args.member_id is None:
         return tiers.all_tiers(session=session)
+    if args.command in ("segments", "profiles"):
+        return _profiles_batch(args, session)
     member_id = _require_member(session, args.member_id)
     if args.command == "profile":
-        return members.member_profile(session=session, member_id=member_id, now=now)
+        profile = members.member_profile(session=session, member_id=member_id, now=now)
+        unavailable = profile["profile_unavailable"] if profile else None
+        if unavailable and unavailable["code"] == "not_registered_yet":
+            raise CliError("member had not registered yet at --now", member_id=member_id, **unavailable)
+        return profile
     if args.command == "recommend":
         return recommendations.recommend_for_member(
             session=session,
@@ -166,6 +190,15 @@ def _query(args: argparse.Namespace, settings: Settings, session: Session) -> An
         )
     if args.command == "coupons":
         return coupons.usable_coupons(session=session, member_id=member_id, now=now)
+    if args.command == "offers":
+        return coupon_offers.offers_for_member(session=session, member_id=member_id, now=now, limit=args.limit)
+    if args.command == "claim":
+        claimed = coupons.claim_coupon(
+            bind=session.get_bind(), member_id=member_id, template_id=args.template_id, now=now
+        )
+        if claimed["status"] == "unknown_template":
+            raise CliError("coupon template not found", template_id=args.template_id)
+        return claimed
     if args.command == "orders":
         if args.order_id is None:
             return orders.latest_orders(session=session, member_id=member_id, limit=args.limit)
@@ -178,8 +211,18 @@ def _query(args: argparse.Namespace, settings: Settings, session: Session) -> An
             session=session, member_id=member_id, now=now, warning_days=settings.points_expiry_warning_days
         )
     if args.command == "tiers":
-        return tiers.tier_status(session=session, member_id=member_id)
+        return tiers.tier_status(session=session, member_id=member_id, now=now)
     raise CliError("unknown command", command=args.command)  # argparse already restricts the choices
+
+
+def _profiles_batch(args: argparse.Namespace, session: Session) -> Any:
+    from personalization import profiles, segments  # numpy and scikit-learn only for these commands
+
+    if args.command == "segments":
+        return segments.compute_segments(session=session, now=args.now)
+    result = profiles.compute_profiles(session=session, now=args.now, progress=not args.quiet, full=args.full)
+    session.commit()
+    return result
 
 
 def _print_json(payload: Any, stream: Any) -> None:

@@ -10,7 +10,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -31,6 +43,9 @@ class Tier(Base):
     points_multiplier: Mapped[Decimal] = mapped_column(Numeric(4, 2))
     benefits_zh: Mapped[list[str]] = mapped_column(JSON)
     benefits_en: Mapped[list[str]] = mapped_column(JSON)
+    # Structured benefits (free_shipping_min_spend, birthday_gift_zh/en, priority_service, ...);
+    # see personalization.services.tiers.tier_perks for the keys.
+    perks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Member(Base):
@@ -135,15 +150,27 @@ class CouponTemplate(Base):
     value: Mapped[Decimal] = mapped_column(Numeric(10, 2))  # yuan off, or percent off (e.g. 10 = 10%)
     min_spend: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     category: Mapped[Optional[str]] = mapped_column(String(32))  # None = whole shop
-    valid_days: Mapped[int] = mapped_column(Integer)
+    valid_days: Mapped[int] = mapped_column(Integer)  # an issued coupon is valid this long after its claim
     # all / new_member / birthday / winback / tier:<code>
     audience: Mapped[str] = mapped_column(String(24))
+    # Campaign window in which the template can be claimed (None = open-ended on that side).
+    valid_from: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+    valid_until: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+    # At most per_member_limit claims per member per limit_period (campaign / year / month).
+    per_member_limit: Mapped[int] = mapped_column(Integer, default=1)
+    limit_period: Mapped[str] = mapped_column(String(12), default="campaign")
+    # Budget: coupons that may be issued in all (None = unlimited) and how many have been.
+    total_stock: Mapped[Optional[int]] = mapped_column(Integer, default=None)
+    issued_count: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Coupon(Base):
-    """A coupon issued to one member."""
+    """A coupon issued to one member: claimed (issued_at), redeemed (used_at + order_id) or expired."""
 
     __tablename__ = "coupons"
+    # claim_key is "<period>#<n>" (e.g. "2026-10#1"): a second concurrent claim of the same slot fails here.
+    __table_args__ = (UniqueConstraint("member_id", "template_id", "claim_key", name="uq_coupon_claim_slot"),)
 
     code: Mapped[str] = mapped_column(String(24), primary_key=True)
     member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"), index=True)
@@ -154,6 +181,7 @@ class Coupon(Base):
     status: Mapped[str] = mapped_column(String(12))  # available / used / expired
     used_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     order_id: Mapped[Optional[str]] = mapped_column(String(20))
+    claim_key: Mapped[Optional[str]] = mapped_column(String(24), default=None)
 
     template: Mapped[CouponTemplate] = relationship(lazy="joined")
 
@@ -172,6 +200,23 @@ class PointsEntry(Base):
     reason: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[Optional[str]] = mapped_column(String(20))
     expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+
+class MemberProfileRow(Base):
+    """A member's stored profile (personalization.profiles.MemberProfile as JSON), as of ``computed_at``.
+
+    ``segment``, ``lifecycle`` and ``churn_risk`` are copied out of ``data`` so they can be queried.
+    """
+
+    __tablename__ = "member_profiles"
+
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.member_id"), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+    segment: Mapped[Optional[str]] = mapped_column(String(16), index=True)
+    lifecycle: Mapped[str] = mapped_column(String(12), index=True)
+    profiled: Mapped[bool] = mapped_column(Boolean)  # False: opted out, basic attributes only
+    churn_risk: Mapped[Optional[float]] = mapped_column(Numeric(5, 4, asdecimal=False))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class ReturnRequest(Base):

@@ -28,6 +28,7 @@ import random
 import sys
 import time as clock
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -50,6 +51,7 @@ from personalization.catalog_data import (
     TIER_PRICE_FACTOR,
     VARIANTS,
 )
+from personalization.coupon_rules import claim_key, coupon_valid_until, period_key
 from personalization.models import (
     Base,
     BrowseEvent,
@@ -168,6 +170,50 @@ TIERS: tuple[TierSpec, ...] = (
     ),
 )
 TIER_BY_CODE = {t.code: t for t in TIERS}
+# Structured benefits per tier (the same benefits as the texts above, as data the services read).
+# Members save through the monthly tier-only coupons, not a standing discount: member_discount_percent is 0.
+TIER_PERKS: dict[str, dict[str, Any]] = {
+    "normal": {
+        "member_discount_percent": 0,
+        "free_shipping_min_spend": 99,
+        "birthday_gift_zh": "生日礼券",
+        "birthday_gift_en": "Birthday coupon",
+        "priority_service": False,
+        "monthly_coupon": False,
+        "early_access_hours": 0,
+        "return_shipping": "standard",
+    },
+    "silver": {
+        "member_discount_percent": 0,
+        "free_shipping_min_spend": 69,
+        "birthday_gift_zh": "生日礼券（满200减50）",
+        "birthday_gift_en": "Birthday coupon (¥50 off ¥200)",
+        "priority_service": False,
+        "monthly_coupon": True,
+        "early_access_hours": 0,
+        "return_shipping": "insurance",
+    },
+    "gold": {
+        "member_discount_percent": 0,
+        "free_shipping_min_spend": 39,
+        "birthday_gift_zh": "生日礼包（礼券+精选小样）",
+        "birthday_gift_en": "Birthday gift pack (coupon + samples)",
+        "priority_service": True,
+        "monthly_coupon": True,
+        "early_access_hours": 24,
+        "return_shipping": "standard",
+    },
+    "diamond": {
+        "member_discount_percent": 0,
+        "free_shipping_min_spend": 0,
+        "birthday_gift_zh": "生日豪华礼盒",
+        "birthday_gift_en": "Birthday luxury gift box",
+        "priority_service": True,
+        "monthly_coupon": True,
+        "early_access_hours": 48,
+        "return_shipping": "free_pickup",
+    },
+}
 TIER_THRESHOLDS = [(t.code, t.threshold) for t in TIERS]
 LIFECYCLES = ("new", "active", "dormant")
 
@@ -183,6 +229,16 @@ class TemplateSpec:
     category: str | None
     valid_days: int
     audience: str  # all / new_member / birthday / winback / tier:<code>
+    # Claim rules (personalization.coupon_rules): per_member_limit claims per limit_period.
+    per_member_limit: int = 1
+    limit_period: str = "month"  # campaign / year / month
+    # Stock still claimable after the seeded claims (total_stock = issued + this); None = unlimited.
+    stock_left: int | None = None
+    # Claim window in days from the as-of midnight (negative = before); None = open-ended.
+    window_days: tuple[int, int] | None = None
+    active: bool = True
+    # Share of members who claimed it during the window (campaign templates only).
+    seeded_claim_share: float = 0.0
 
 
 # Category-scoped coupons: category -> (kind, value, min_spend).
@@ -201,9 +257,21 @@ _CATEGORY_COUPON_TERMS: dict[str, tuple[str, int, int]] = {
 
 COUPON_TEMPLATES: tuple[TemplateSpec, ...] = (
     TemplateSpec(
-        "WELCOME_99_20", "新人专享券", "New-member welcome coupon", "amount_off", 20, 99, None, 30, "new_member"
+        "WELCOME_99_20",
+        "新人专享券",
+        "New-member welcome coupon",
+        "amount_off",
+        20,
+        99,
+        None,
+        30,
+        "new_member",
+        limit_period="campaign",
+        stock_left=5000,
     ),
-    TemplateSpec("SHOP_300_50", "全场通用券", "Store-wide coupon", "amount_off", 50, 300, None, 30, "all"),
+    TemplateSpec(
+        "SHOP_300_50", "全场通用券", "Store-wide coupon", "amount_off", 50, 300, None, 30, "all", stock_left=20000
+    ),
     TemplateSpec("SHOP_199_95", "全场95折券", "Store-wide 5% off", "percent_off", 5, 199, None, 30, "all"),
     *(
         TemplateSpec(
@@ -216,11 +284,34 @@ COUPON_TEMPLATES: tuple[TemplateSpec, ...] = (
             c.key,
             30,
             "all",
+            stock_left=3000,
         )
         for c in CATEGORIES
     ),
-    TemplateSpec("BIRTHDAY_200_50", "生日礼券", "Birthday coupon", "amount_off", 50, 200, None, 30, "birthday"),
-    TemplateSpec("WINBACK_150_40", "老朋友回归券", "Welcome-back coupon", "amount_off", 40, 150, None, 14, "winback"),
+    TemplateSpec(
+        "BIRTHDAY_200_50",
+        "生日礼券",
+        "Birthday coupon",
+        "amount_off",
+        50,
+        200,
+        None,
+        30,
+        "birthday",
+        limit_period="year",
+    ),
+    TemplateSpec(
+        "WINBACK_150_40",
+        "老朋友回归券",
+        "Welcome-back coupon",
+        "amount_off",
+        40,
+        150,
+        None,
+        14,
+        "winback",
+        limit_period="year",
+    ),
     TemplateSpec(
         "TIER_SILVER_300_30", "银卡专享券", "Silver members' coupon", "amount_off", 30, 300, None, 30, "tier:silver"
     ),
@@ -237,6 +328,68 @@ COUPON_TEMPLATES: tuple[TemplateSpec, ...] = (
         None,
         30,
         "tier:diamond",
+    ),
+    # Campaigns with a claim window and a budget: one running and nearly exhausted, one running
+    # with stock, one over, one paused.
+    TemplateSpec(
+        "FLASH_DIGITAL_999_120",
+        "数码限时抢券",
+        "Electronics flash coupon",
+        "amount_off",
+        120,
+        999,
+        "digital",
+        7,
+        "all",
+        limit_period="campaign",
+        stock_left=3,
+        window_days=(-3, 4),
+        seeded_claim_share=0.06,
+    ),
+    TemplateSpec(
+        "FESTIVAL_400_60",
+        "双11狂欢券",
+        "Singles' Day coupon",
+        "amount_off",
+        60,
+        400,
+        None,
+        20,
+        "all",
+        per_member_limit=2,
+        limit_period="campaign",
+        stock_left=800,
+        window_days=(-5, 27),
+        seeded_claim_share=0.10,
+    ),
+    TemplateSpec(
+        "SUMMER_200_25",
+        "夏日清凉券",
+        "Summer coupon",
+        "amount_off",
+        25,
+        200,
+        None,
+        14,
+        "all",
+        limit_period="campaign",
+        stock_left=1000,
+        window_days=(-120, -60),
+    ),
+    TemplateSpec(
+        "BOOKFAIR_100_25",
+        "读书节专享券",
+        "Book fair coupon",
+        "amount_off",
+        25,
+        100,
+        "books",
+        14,
+        "all",
+        limit_period="campaign",
+        stock_left=500,
+        window_days=(-10, 20),
+        active=False,
     ),
 )
 TEMPLATE_BY_ID = {t.template_id: t for t in COUPON_TEMPLATES}
@@ -451,6 +604,7 @@ class _Coupon:
     status: str = "available"
     order: _Order | None = None
     code: str = ""
+    claim_key: str = ""
 
 
 @dataclass
@@ -743,7 +897,39 @@ class _Generator:
             raise RuntimeError(f"could not give {plan.member_id} the tier {plan.target_tier}")
         history.browse = self._browse(plan, rnd)
         history.points = self._points(plan, history, rnd)
+        history.coupons.extend(self._campaign_claims(plan, rnd))  # drawn last: the rest stays put
         return history
+
+    def campaign_window(self, template: TemplateSpec) -> tuple[datetime | None, datetime | None]:
+        """A template's claim window as instants (None = open-ended)."""
+        if template.window_days is None:
+            return None, None
+        start_days, end_days = template.window_days
+        return self.ref + timedelta(days=start_days), self.ref + timedelta(days=end_days) - timedelta(seconds=1)
+
+    def _campaign_claims(self, plan: _Plan, rnd: random.Random) -> list[_Coupon]:
+        """Claims of windowed campaigns by this member, between the window's start and the as-of instant."""
+        claims = []
+        for template in COUPON_TEMPLATES:
+            if template.seeded_claim_share <= 0:
+                continue
+            start, end = self.campaign_window(template)
+            roll = rnd.random()
+            first = max(start or plan.row["registered_at"], plan.row["registered_at"])
+            if roll >= template.seeded_claim_share or first >= self.ref - _HOUR:
+                continue
+            issued_at = _uniform_time(rnd, first, self.ref - _HOUR)
+            claims.append(
+                _Coupon(
+                    template=template,
+                    issued_at=issued_at,
+                    valid_until=coupon_valid_until(
+                        valid_days=template.valid_days, template_valid_until=end, claimed_at=issued_at
+                    ),
+                    claim_key=claim_key(template.limit_period, issued_at, 1),
+                )
+            )
+        return claims
 
     def _order_times(self, plan: _Plan, rnd: random.Random) -> list[tuple[datetime, bool]]:
         ref, reg = self.ref, plan.row["registered_at"]
@@ -915,14 +1101,21 @@ class _Generator:
             issues.append((template_id, _uniform_time(rnd, start, ref - _HOUR), 0.5))
 
         coupons = []
+        claimed: Counter[tuple[str, str]] = Counter()  # (template, claim period) -> claims
         for template_id, issued_at, use_rate in sorted(issues, key=lambda x: (x[1], x[0])):
             template = TEMPLATE_BY_ID[template_id]
+            roll = rnd.random()  # drawn even for a skipped claim, so later draws stay where they were
+            slot = (template_id, period_key(template.limit_period, issued_at))
+            if claimed[slot] >= template.per_member_limit:
+                continue  # the template's per-member limit allows no more claims in this period
+            claimed[slot] += 1
             coupon = _Coupon(
                 template=template,
                 issued_at=issued_at,
                 valid_until=issued_at + timedelta(days=template.valid_days) - timedelta(seconds=1),
+                claim_key=claim_key(template.limit_period, issued_at, claimed[slot]),
             )
-            if rnd.random() < use_rate:
+            if roll < use_rate:
                 for order in orders:
                     if (
                         coupon.issued_at <= order.created_at <= coupon.valid_until
@@ -1065,9 +1258,11 @@ def generate_demo_data(*, members: int, orders: int, seed: int, as_of: date, pro
             "points_multiplier": t.multiplier,
             "benefits_zh": list(t.benefits_zh),
             "benefits_en": list(t.benefits_en),
+            "perks": dict(TIER_PERKS[t.code]),
         }
         for t in TIERS
     ]
+    issued = Counter(c.template.template_id for h in histories for c in h.coupons)
     template_rows = [
         {
             "template_id": t.template_id,
@@ -1079,6 +1274,13 @@ def generate_demo_data(*, members: int, orders: int, seed: int, as_of: date, pro
             "category": t.category,
             "valid_days": t.valid_days,
             "audience": t.audience,
+            "valid_from": gen.campaign_window(t)[0],
+            "valid_until": gen.campaign_window(t)[1],
+            "per_member_limit": t.per_member_limit,
+            "limit_period": t.limit_period,
+            "issued_count": issued[t.template_id],
+            "total_stock": None if t.stock_left is None else issued[t.template_id] + t.stock_left,
+            "active": t.active,
         }
         for t in COUPON_TEMPLATES
     ]
@@ -1126,6 +1328,7 @@ def generate_demo_data(*, members: int, orders: int, seed: int, as_of: date, pro
                 "status": c.status,
                 "used_at": c.order.created_at if c.order else None,
                 "order_id": c.order.order_id if c.order else None,
+                "claim_key": c.claim_key,
             }
             for c in history.coupons
         )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from personalization.models import Member, Order
 from personalization.services import points as points_service
+from personalization.services import tiers as tiers_service
 from personalization.services._common import (
     category_labels,
     find_member,
@@ -82,14 +83,27 @@ def member_profile(*, session: Session, member_id: str | None, now: datetime | N
     Returns:
         ``{"member_id", "name", "masked_phone", "gender", "city", "registered_at",
         "preferred_language", "consent_personalization", "tier", "growth_value", "points",
-        "top_categories", "lifecycle", "orders_count"}``, or None for an unknown member.
+        "top_categories", "lifecycle", "orders_count", "spend_12m", "tier_progress_zh",
+        "tier_progress_en", "segment", "profile", "profile_unavailable"}``, or None for an unknown
+        member. ``tier`` and ``growth_value`` come from the rolling 12-month spend as of ``now``
+        (:func:`~personalization.services.tiers.tier_status`). ``lifecycle`` is the three-stage
+        new/active/dormant of :func:`lifecycle_stage`; ``profile`` is the full
+        :class:`personalization.profiles.MemberProfile` as a dict (four-stage lifecycle, RFM,
+        affinities, price sensitivity, churn risk, segment), stored or live, and None with a
+        reason in ``profile_unavailable`` when ``now`` is before the member registered.
         ``top_categories`` is empty for a member who opted out of personalization: their
         history is not profiled.
     """
+    from personalization import profiles  # numpy / scikit-learn only when a full profile is asked for
+
     member = get_member(session=session, member_id=member_id)
     if member is None:
         return None
     now = resolve_now(now)
+    status = tiers_service.tier_status(session=session, member_id=member.member_id, now=now)
+    assert status is not None  # the member exists
+    found = profiles.get_profile(session=session, member_id=member.member_id, now=now)
+    full = found.to_dict() if found else None
     orders_count = session.scalar(
         select(func.count()).select_from(Order).where(Order.member_id == member.member_id, Order.created_at <= now)
     )
@@ -110,8 +124,8 @@ def member_profile(*, session: Session, member_id: str | None, now: datetime | N
         "registered_at": iso(member.registered_at),
         "preferred_language": member.preferred_language,
         "consent_personalization": bool(member.consent_personalization),
-        "tier": {"code": member.tier.code, "name_zh": member.tier.name_zh, "name_en": member.tier.name_en},
-        "growth_value": int(member.growth_value),
+        "tier": {key: status["tier"][key] for key in ("code", "name_zh", "name_en")},
+        "growth_value": int(status["growth_value"]),
         "points": summary["balance"] if summary else 0,
         "top_categories": top_categories,
         "lifecycle": lifecycle_stage(
@@ -120,6 +134,14 @@ def member_profile(*, session: Session, member_id: str | None, now: datetime | N
             now=now,
         ),
         "orders_count": int(orders_count or 0),
+        "spend_12m": status["spend_12m"],
+        "tier_progress_zh": status["progress_zh"],
+        "tier_progress_en": status["progress_en"],
+        "segment": full["segment_label"] if full else None,
+        "profile": full,
+        "profile_unavailable": (
+            None if full else profiles.profile_unavailable_reason(session=session, member_id=member.member_id, now=now)
+        ),
     }
 
 

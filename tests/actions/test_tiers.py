@@ -17,8 +17,10 @@ def test_member_hears_the_profiles_tier_and_growth_value(shop, members, tracker,
     assert f"成长值 {profile['growth_value']}" in result.text
     for benefit in status["tier"]["benefits_zh"]:
         assert benefit in result.text
+    # The way up, in money the member still has to spend (rolling 12 months): "再消费¥320升级为金卡会员".
+    assert status["progress_zh"] in result.text
     if status["next_tier"]:
-        assert str(status["gap_to_next"]) in result.text
+        assert f"¥{status['amount_to_next']:.2f}".rstrip("0").rstrip(".") in result.text
     (payload,) = result.payloads("tier")
     assert payload["tier"]["code"] == profile["tier"]["code"]
 

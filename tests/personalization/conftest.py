@@ -19,6 +19,7 @@ from personalization.models import Member, Order
 from personalization.seed import seed_database
 from personalization.services.members import lifecycle_stage
 from personalization.settings import Settings
+from tests.pg import PostgresUnavailable, running_postgres
 
 AS_OF = date(2026, 10, 15)
 # Seeded data end just before midnight at the start of AS_OF; queries are asked as of then.
@@ -53,6 +54,16 @@ def session(seeded_db: SeededDb) -> Iterator[Session]:
     with seeded_db.factory() as s:
         yield s
         s.rollback()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (tests/pg.py) for this test session; skipped only where none can run."""
+    try:
+        with running_postgres() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -97,3 +97,16 @@ def test_list_members_filters_by_tier_and_lifecycle(session: Session, segments) 
     listed = members.list_members(session=session, limit=100, tier="silver", lifecycle="dormant", now=NOW)
     assert [m["member_id"] for m in listed] == segments[("silver", "dormant")][:100]
     assert all(m["tier"] == "silver" and m["lifecycle"] == "dormant" for m in listed)
+
+
+def test_profile_includes_the_full_profile_and_tier_progress(session: Session, active_member_id: str) -> None:
+    from personalization.services import tiers
+
+    profile = members.member_profile(session=session, member_id=active_member_id, now=NOW)
+    status = tiers.tier_status(session=session, member_id=active_member_id, now=NOW)
+    assert profile["tier_progress_zh"] == status["progress_zh"] and profile["spend_12m"] == status["spend_12m"]
+    full = profile["profile"]
+    assert full["member_id"] == active_member_id and full["tier"] == profile["tier"]["code"]
+    assert full["lifecycle"] == "active" and full["rfm"]["frequency"] > 0
+    assert profile["segment"] == full["segment_label"] and profile["segment"]["name_zh"]
+    assert profile["profile_unavailable"] is None
