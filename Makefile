@@ -61,6 +61,8 @@ $(SHOP_DB): $(VENV)/.installed $(PACKAGE_SRC)
 	@echo "==> seeding the demo member database"
 	mkdir -p var
 	$(PY) -m personalization seed > var/seed-summary.json
+	@echo "==> training the shop recommender on it"
+	$(PY) -m personalization train-recommender > var/recommender-summary.json
 	touch $@
 
 setup: $(VENV_RASA)/.installed $(VENV)/.installed $(JIEBA_DICT) $(MODEL) $(SHOP_DB)

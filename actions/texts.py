@@ -132,6 +132,18 @@ def coupon_lines(coupons: Sequence[Mapping[str, Any]], lang: str) -> list[str]:
     return rows
 
 
+def price_range(price_min: float | None, price_max: float | None, lang: str) -> str:
+    """ "300元以内" / "200-500元" / "300元以上"; "under ¥300" / "¥200-500" / "over ¥300"; "" for none."""
+    low, high = (f"{value:g}" if value is not None else None for value in (price_min, price_max))
+    if low and high:
+        return f"¥{low}-{high}" if lang == "en" else f"{low}-{high}元"
+    if high:
+        return f"under ¥{high}" if lang == "en" else f"{high}元以内"
+    if low:
+        return f"over ¥{low}" if lang == "en" else f"{low}元以上"
+    return ""
+
+
 def offer_lines(offers: Sequence[Mapping[str, Any]], lang: str) -> list[str]:
     """ "· 服饰鞋包专享券：满300减40（为你推荐：你常买服饰鞋包）"."""
     rows = []

@@ -58,6 +58,7 @@ W_POP_GRID = (0.0, 0.05, 0.1, 0.2, 0.4)
 W_NEW_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 SHOP_TEST_DAYS = 30
+NEW_BOOST = 0.5  # w_new of the extra shop row
 SHOP_VALID_DAYS = 30
 BROWSE_WEIGHTS = {"view": 0.25, "cart": 0.5, "favorite": 0.5}
 
@@ -371,6 +372,8 @@ def shop(settings: Settings) -> dict[str, Any] | None:
         ),
         "Content alone (ablation)": HybridRecommender(cf="none", w_cf=0.0, w_content=1.0, w_pop=0.0, w_new=0.0),
         "HybridRecommender (ours)": HybridRecommender(**tuned),
+        # The trade-off the shop may choose: exposure for new products at a small cost overall.
+        f"Hybrid + new-product boost {NEW_BOOST}": HybridRecommender(**{**tuned, "w_new": NEW_BOOST}),
     }
     results = []
     for name, model in models.items():

@@ -5,7 +5,8 @@ Commands::
     seed [--members N] [--orders N] [--as-of YYYY-MM-DD] [--seed S] [--quiet]
     members [--limit N] [--tier CODE] [--lifecycle new|active|dormant]
     profile ID
-    recommend ID [-k N] [--category C] [--brand B]
+    recommend ID [-k N] [--category C] [--brand B] [--price-min Y] [--price-max Y] [--exclude SKU,...]
+    train-recommender
     coupons ID
     offers ID [--limit N]
     claim ID TEMPLATE
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("-k", type=_k, default=None, help=f"how many, 1..{MAX_K} (default: Settings.recommend_k)")
     recommend.add_argument("--category")
     recommend.add_argument("--brand")
+    recommend.add_argument("--price-min", type=float, default=None, help="yuan")
+    recommend.add_argument("--price-max", type=float, default=None, help="yuan")
+    recommend.add_argument("--exclude", default="", help="comma-separated SKUs already shown")
+
+    commands.add_parser("train-recommender", parents=[at], help="fit the shop recommender and save it under var/models/")
 
     commands.add_parser("coupons", parents=[at], help="usable coupons").add_argument("member_id")
 
@@ -172,6 +178,10 @@ def _query(args: argparse.Namespace, settings: Settings, session: Session) -> An
         return tiers.all_tiers(session=session)
     if args.command in ("segments", "profiles"):
         return _profiles_batch(args, session)
+    if args.command == "train-recommender":
+        from personalization.shop_recommender import train_and_save
+
+        return train_and_save(session, settings)
     member_id = _require_member(session, args.member_id)
     if args.command == "profile":
         profile = members.member_profile(session=session, member_id=member_id, now=now)
@@ -186,7 +196,11 @@ def _query(args: argparse.Namespace, settings: Settings, session: Session) -> An
             k=args.k or settings.recommend_k,
             category=args.category,
             brand=args.brand,
+            price_min=args.price_min,
+            price_max=args.price_max,
+            exclude_skus=[sku.strip() for sku in args.exclude.split(",") if sku.strip()],
             now=now,
+            settings=settings,
         )
     if args.command == "coupons":
         return coupons.usable_coupons(session=session, member_id=member_id, now=now)

@@ -1,29 +1,32 @@
-"""Product recommendations: the member's favourite categories first, best sellers otherwise.
+"""Product recommendations for the shop: the hybrid recommender plus the shop's own rules.
 
-First version, rule based: a product's score is the member's recency-weighted interest in its
-category (orders and browsing) times its popularity (orders in the last 90 days), with a small
-lift for brands the member already likes. Only products in stock that the member has not bought
-are suggested. Members who opted out of personalization, unknown members and anonymous visitors
-get the same non-personal best-seller list.
+Members who allow personalization get the ranking of :mod:`personalization.shop_recommender`
+(collaborative filtering, content similarity, recency, trending), filtered by stock, launch
+date, the asked category/brand/price and what they bought recently, diversified across
+categories, each product with its reason (因为你买过… / 同类会员喜欢 / 新品 / 热销). Members who opted
+out, unknown members and anonymous visitors get the same non-personal best-seller list.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from personalization.models import Order, OrderItem, Product
+from personalization.recommender import HybridRecommender, diversify, reason_text
+from personalization.settings import Settings
+from personalization.shop_recommender import shop_model
 from personalization.services._common import (
     BRAND_BY_KEY,
-    MemberHistory,
     category_labels,
     find_member,
-    load_history,
     money,
     normalize_brand,
     normalize_category,
@@ -31,12 +34,13 @@ from personalization.services._common import (
 )
 
 MAX_K = 50
+# A product bought within this many days is not suggested again.
+REBUY_DAYS = 90
+# Without a category filter, at most this many products of one category in a list.
+MAX_PER_CATEGORY = 2
 POPULARITY_DAYS = 90
 # Orders that did not end in a sale do not make a product popular.
 _NOT_SOLD = ("cancelled", "returned")
-# score = category share x (POP_FLOOR + (1 - POP_FLOOR) x popularity) x (1 + BRAND_LIFT x brand share)
-POP_FLOOR = 0.3
-BRAND_LIFT = 0.3
 
 BEST_SELLER_REASON = ("热销商品", "Best seller")
 
@@ -74,16 +78,27 @@ def _popularity(session: Session, now: datetime) -> _Popularity:
     return _Popularity(recent={sku: int(n) for sku, n in recent}, all_time={sku: int(n) for sku, n in all_time})
 
 
-def _candidates(session: Session, now: datetime, category: str | None, brand: str | None) -> list[Product]:
+def _candidates(
+    session: Session,
+    now: datetime,
+    category: str | None,
+    brand: str | None,
+    price_min: Decimal | float | None = None,
+    price_max: Decimal | float | None = None,
+) -> list[Product]:
     query = select(Product).where(Product.stock > 0, Product.launched_at <= now)
     if category:
         query = query.where(Product.category == category)
     if brand:
         query = query.where(Product.brand == brand)
+    if price_min is not None:
+        query = query.where(Product.price >= Decimal(str(price_min)))
+    if price_max is not None:
+        query = query.where(Product.price <= Decimal(str(price_max)))
     return list(session.scalars(query.order_by(Product.sku)))
 
 
-def _card(product: Product, score: float, reason: tuple[str, str]) -> dict[str, Any]:
+def _card(product: Product, score: float, reason: tuple[str, ...]) -> dict[str, Any]:
     category_zh, category_en = category_labels(product.category)
     brand = BRAND_BY_KEY.get(product.brand)
     return {
@@ -100,22 +115,13 @@ def _card(product: Product, score: float, reason: tuple[str, str]) -> dict[str, 
         "score": round(score, 4),
         "reason_zh": reason[0],
         "reason_en": reason[1],
+        "reason": reason[2] if len(reason) > 2 else "popular",
     }
 
 
 def _best_seller_cards(products: list[Product], popularity: _Popularity, k: int) -> list[dict[str, Any]]:
     ranked = sorted(products, key=lambda p: popularity.rank_key(p.sku))[:k]
     return [_card(p, popularity.normalized(p.sku), BEST_SELLER_REASON) for p in ranked]
-
-
-def _personal_reason(history: MemberHistory, category: str) -> tuple[str, str]:
-    name_zh, name_en = category_labels(category)
-    bought = history.category_order_counts.get(category, 0)
-    if bought >= 2:
-        return (f"因为你常买{name_zh}", f"Because you often buy {name_en}")
-    if bought == 1:
-        return (f"因为你买过{name_zh}", f"Because you bought {name_en} before")
-    return ("你最近浏览过同类商品", "You recently viewed similar items")
 
 
 def _resolve_request(k: int, category: str | None, brand: str | None) -> tuple[int, str | None, str | None] | None:
@@ -134,15 +140,20 @@ def best_sellers(
     k: int = 5,
     category: str | None = None,
     brand: str | None = None,
+    price_min: Decimal | float | None = None,
+    price_max: Decimal | float | None = None,
+    exclude_skus: Collection[str] = (),
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Non-personal best sellers in stock, optionally within a category and/or brand.
+    """Non-personal best sellers in stock, optionally within a category, brand and price range.
 
     Args:
         session: the caller's session.
         k: how many (0..50).
         category: a category key (or its Chinese/English name or a synonym).
         brand: a brand key (or its Chinese/English name).
+        price_min, price_max: price range in yuan (inclusive); either may be None.
+        exclude_skus: products not to show again.
         now: reference instant (default: now).
 
     Returns:
@@ -153,7 +164,8 @@ def best_sellers(
         return []
     k, category_key, brand_key = request
     now = resolve_now(now)
-    products = _candidates(session, now, category_key, brand_key)
+    excluded = set(exclude_skus)
+    products = [p for p in _candidates(session, now, category_key, brand_key, price_min, price_max) if p.sku not in excluded]
     return _best_seller_cards(products, _popularity(session, now), k)
 
 
@@ -164,14 +176,22 @@ def recommend_for_member(
     k: int = 5,
     category: str | None = None,
     brand: str | None = None,
+    price_min: Decimal | float | None = None,
+    price_max: Decimal | float | None = None,
+    exclude_skus: Collection[str] = (),
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
-    """Up to ``k`` products for this member, best first.
+    """Up to ``k`` products for this member, best first, each with the reason it was picked.
 
-    Products from the member's favourite categories (in stock, not bought before), ranked by
-    interest x popularity; if those run out, best sellers the member has not bought fill the
-    list. Anonymous or unknown members and members who opted out of personalization get
-    :func:`best_sellers`. Ties are broken by SKU, so the same data give the same list.
+    The shop's hybrid recommender (:mod:`personalization.shop_recommender`: collaborative
+    filtering + content similarity + recency + trending) ranks every product for the member;
+    then the shop's rules apply: in stock and launched, within the asked category, brand and
+    price range, not bought in the last :data:`REBUY_DAYS` days, not in ``exclude_skus`` (what
+    the member has already been shown: "换一批" pages on without repeats), and at most
+    :data:`MAX_PER_CATEGORY` products of one category when no category was asked for. Best
+    sellers fill the list if the rules leave too few. Anonymous or unknown members and members
+    who opted out of personalization get :func:`best_sellers` (nothing personal is read).
 
     Args:
         session: the caller's session.
@@ -179,42 +199,63 @@ def recommend_for_member(
         k: how many (0..50; larger values are capped at 50).
         category: only this category (key, name or synonym); an unknown category gives [].
         brand: only this brand (key or name); an unknown brand gives [].
+        price_min, price_max: price range in yuan (inclusive); either may be None.
+        exclude_skus: products not to show again.
         now: reference instant (default: now).
+        settings: where the trained model is saved (default: fit one from the session's data).
 
     Returns:
         ``[{"sku", "title_zh", "title_en", "category", "category_zh", "category_en", "brand",
-        "brand_zh", "brand_en", "price", "score", "reason_zh", "reason_en"}]``.
+        "brand_zh", "brand_en", "price", "score", "reason_zh", "reason_en", "reason"}]``.
     """
     member = find_member(session=session, member_id=member_id) if member_id else None
     if member is None or not member.consent_personalization:
-        return best_sellers(session=session, k=k, category=category, brand=brand, now=now)
+        return best_sellers(session=session, k=k, category=category, brand=brand, price_min=price_min,
+                            price_max=price_max, exclude_skus=exclude_skus, now=now)
     request = _resolve_request(k, category, brand)
     if request is None:
         return []
     k, category_key, brand_key = request
     now = resolve_now(now)
-    history = load_history(session=session, member_id=member.member_id, now=now)
-    popularity = _popularity(session, now)
-    products = [p for p in _candidates(session, now, category_key, brand_key) if p.sku not in history.bought_skus]
-
-    shares = history.category_shares()
-    brand_shares = history.brand_shares()
-    scored = []
-    for product in products:
-        share = shares.get(product.category, 0.0)
-        if share <= 0:
-            continue
-        score = (
-            share
-            * (POP_FLOOR + (1 - POP_FLOOR) * popularity.normalized(product.sku))
-            * (1 + BRAND_LIFT * brand_shares.get(product.brand, 0.0))
-        )
-        scored.append((round(score, 6), product))
-    scored.sort(key=lambda sp: (-sp[0], sp[1].sku))
-    cards = [_card(p, s, _personal_reason(history, p.category)) for s, p in scored[:k]]
-
+    excluded = set(exclude_skus) | _recently_bought(session, member.member_id, now)
+    products = {
+        p.sku: p
+        for p in _candidates(session, now, category_key, brand_key, price_min, price_max)
+        if p.sku not in excluded
+    }
+    if not products:
+        return []
+    model = shop_model(session, settings)
+    ranked = [(sku, score) for sku, score in model.recommend(member.member_id, k=len(model.item_ids_),
+                                                             exclude_seen=False) if sku in products]
+    cap = k if category_key else MAX_PER_CATEGORY
+    chosen = diversify(ranked, {sku: products[sku].category for sku, _ in ranked}, max_per_category=cap, k=k)
+    cards = [_card(products[sku], score, _reason(model, member.member_id, sku, session)) for sku, score in chosen]
     if len(cards) < k:
-        chosen = {c["sku"] for c in cards}
-        rest = [p for p in products if p.sku not in chosen]
-        cards.extend(_best_seller_cards(rest, popularity, k - len(cards)))
+        shown = {card["sku"] for card in cards}
+        rest = [p for sku, p in products.items() if sku not in shown]
+        cards.extend(_best_seller_cards(rest, _popularity(session, now), k - len(cards)))
     return cards
+
+
+def _recently_bought(session: Session, member_id: str, now: datetime) -> set[str]:
+    bought = session.scalars(
+        select(OrderItem.sku)
+        .join(Order, Order.order_id == OrderItem.order_id)
+        .where(Order.member_id == member_id, Order.status != "cancelled",
+               Order.created_at > now - timedelta(days=REBUY_DAYS), Order.created_at <= now)
+    )
+    return set(bought)
+
+
+def _reason(model: HybridRecommender, member_id: str, sku: str, session: Session) -> tuple[str, str, str]:
+    """(Chinese, English, code): 因为你买过「…」 / 同类会员喜欢 / 新品 / 热销."""
+    explanation = model.explain(member_id, sku)
+
+    def title(lang: str) -> Callable[[str], str]:
+        def of(item: str) -> str:
+            product = session.get(Product, item)
+            return (product.title_zh if lang == "zh" else product.title_en) if product else item
+        return of
+
+    return reason_text(explanation, title("zh"))[0], reason_text(explanation, title("en"))[1], explanation.reason

@@ -108,3 +108,31 @@ def test_brand_entity_filters_the_recommendations(shop, members, tracker, run) -
         )
     assert _skus(result) == [item["sku"] for item in expected]
     assert result.text.startswith("Here are some Lancome picks for you:")
+
+
+def test_price_and_category_are_understood_from_free_text(shop, members, tracker, run) -> None:
+    # No Rasa entities at all: the catalog parser reads "三百块以内" and 耳机 (digital).
+    result = run(ActionRecommendProducts(), tracker("有没有三百块以内的耳机", member_id=members.with_orders))
+
+    (cards,) = result.payloads("product_cards")
+    assert cards["filters"]["price_max"] == 300 and cards["filters"]["category"] == "digital"
+    assert cards["items"] and all(item["price"] <= 300 and item["category"] == "digital" for item in cards["items"])
+    assert "300元以内" in result.text
+
+
+def test_show_more_pages_on_with_the_same_filters_and_no_repeats(shop, members, tracker, run) -> None:
+    first = run(ActionRecommendProducts(), tracker("推荐点数码产品", member_id=members.with_orders,
+                                                   entities=[{"entity": "category", "value": "数码"}]))
+    assert {"title": "换一批", "payload": "/ask_recommendation"} in first.buttons
+    slots = first.slot_sets()
+    assert slots["recommended_skus"] == _skus(first)
+
+    more = run(ActionRecommendProducts(), tracker("换一批", member_id=members.with_orders, slots=slots))
+    assert not set(_skus(more)) & set(_skus(first))
+    (cards,) = more.payloads("product_cards")
+    assert {item["category"] for item in cards["items"]} == {"digital"}
+    assert more.slot_sets()["recommended_skus"] == _skus(first) + _skus(more)
+
+    button = run(ActionRecommendProducts(), tracker("/ask_recommendation", member_id=members.with_orders,
+                                                    slots=more.slot_sets()))
+    assert not set(_skus(button)) & (set(_skus(first)) | set(_skus(more)))

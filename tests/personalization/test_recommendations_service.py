@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -18,22 +19,24 @@ def _recommend(session: Session, member_id: str | None, **kwargs) -> list[dict]:
     return recommendations.recommend_for_member(session=session, member_id=member_id, now=NOW, **kwargs)
 
 
-def _bought(session: Session, member_id: str) -> set[str]:
+def _bought(session: Session, member_id: str, days: int | None = None) -> set[str]:
     """SKUs in the member's orders that were not cancelled (a cancelled order bought nothing)."""
-    return set(
-        session.scalars(
-            select(OrderItem.sku)
-            .join(Order, Order.order_id == OrderItem.order_id)
-            .where(Order.member_id == member_id, Order.status != "cancelled")
-        )
+    query = (
+        select(OrderItem.sku)
+        .join(Order, Order.order_id == OrderItem.order_id)
+        .where(Order.member_id == member_id, Order.status != "cancelled", Order.created_at <= NOW)
     )
+    if days is not None:
+        query = query.where(Order.created_at > NOW - timedelta(days=days))
+    return set(session.scalars(query))
 
 
-def test_recommendations_exclude_products_the_member_bought(session: Session, active_member_id: str) -> None:
+def test_recommendations_exclude_products_the_member_bought_recently(session: Session, active_member_id: str) -> None:
     recs = _recommend(session, active_member_id, k=10)
     assert len(recs) == 10
-    assert _bought(session, active_member_id)
-    assert not {r["sku"] for r in recs} & _bought(session, active_member_id)
+    recent = _bought(session, active_member_id, days=recommendations.REBUY_DAYS)
+    assert recent
+    assert not {r["sku"] for r in recs} & recent
 
 
 def test_recommendations_skip_out_of_stock_products(session: Session, active_member_id: str) -> None:
@@ -43,21 +46,63 @@ def test_recommendations_skip_out_of_stock_products(session: Session, active_mem
     session.flush()
     again = _recommend(session, active_member_id, k=5)
     assert first[0]["sku"] not in {r["sku"] for r in again}
-    assert [r["sku"] for r in again[:4]] == [r["sku"] for r in first[1:]]
+    assert again[0]["sku"] == first[1]["sku"]
 
 
-def test_recommendations_come_from_the_members_favourite_categories(session: Session, active_member_id: str) -> None:
+def test_recommendations_follow_the_members_taste_with_variety(session: Session, active_member_id: str) -> None:
     top = members.member_profile(session=session, member_id=active_member_id, now=NOW)["top_categories"]
     recs = _recommend(session, active_member_id, k=5)
-    assert recs[0]["category"] == top[0]["key"]
-    assert {r["category"] for r in recs} <= {c["key"] for c in top}
-    assert recs[0]["reason_zh"] in (
-        f"因为你常买{top[0]['name_zh']}",
-        f"因为你买过{top[0]['name_zh']}",
-        "你最近浏览过同类商品",
+    in_taste = [r for r in recs if r["category"] in {c["key"] for c in top}]
+    assert len(in_taste) >= 3, [r["category"] for r in recs]
+    per_category = Counter(r["category"] for r in recs)
+    assert max(per_category.values()) <= recommendations.MAX_PER_CATEGORY
+    scores = [r["score"] for r in recs[: len(recs)]]
+    assert all(isinstance(score, float) for score in scores)
+
+
+def test_each_recommendation_says_why(session: Session, active_member_id: str) -> None:
+    recs = _recommend(session, active_member_id, k=10)
+    bought_titles = {session.get(Product, sku).title_zh for sku in _bought(session, active_member_id)}
+    for rec in recs:
+        assert rec["reason"] in ("because_item", "similar_members", "new", "popular")
+        if rec["reason"] == "because_item":
+            # 因为你买过「<a product this member really bought>」
+            title = rec["reason_zh"].removeprefix("因为你买过「").removesuffix("」")
+            assert title in bought_titles, rec["reason_zh"]
+            assert rec["reason_en"].startswith("Because you bought ")
+    assert any(rec["reason"] == "because_item" for rec in recs)
+
+
+def test_price_range_filters_recommendations(session: Session, active_member_id: str) -> None:
+    recs = _recommend(session, active_member_id, k=5, price_max=300)
+    assert recs and all(r["price"] <= 300 for r in recs)
+    band = _recommend(session, active_member_id, k=5, price_min=200, price_max=500)
+    assert band and all(200 <= r["price"] <= 500 for r in band)
+    assert _recommend(session, active_member_id, k=5, price_min=10**7) == []
+
+
+def test_show_more_pages_on_without_repeats(session: Session, active_member_id: str) -> None:
+    shown: list[str] = []
+    for _ in range(3):
+        page = _recommend(session, active_member_id, k=5, exclude_skus=shown)
+        assert len(page) == 5
+        assert not set(r["sku"] for r in page) & set(shown)
+        shown += [r["sku"] for r in page]
+
+
+def test_brand_new_member_gets_popular_items(session: Session, active_member_id: str) -> None:
+    template = session.get(Member, active_member_id)
+    newcomer = Member(
+        **{c.key: getattr(template, c.key) for c in Member.__table__.columns if c.key != "member_id"},
+        member_id="M900001",
     )
-    scores = [r["score"] for r in recs]
-    assert scores == sorted(scores, reverse=True)
+    newcomer.registered_at = NOW - timedelta(days=1)
+    session.add(newcomer)
+    session.flush()
+    recs = _recommend(session, "M900001", k=5)
+    assert len(recs) == 5
+    assert {r["reason"] for r in recs} <= {"popular", "new"}
+    assert all(session.get(Product, r["sku"]).stock > 0 for r in recs)
 
 
 def test_category_filter_restricts_recommendations(session: Session, active_member_id: str) -> None:
