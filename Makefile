@@ -107,5 +107,15 @@ bench-recs: $(VENV)/.installed $(SHOP_DB) $(VENV_BENCH)/.installed
 bench-recs-scale: $(VENV)/.installed
 	$(PY) -m bench.recs_scale
 
+# ---------------------------------------------------------------- sentiment model
+# The model ships in models/sentiment (~13 MB); this retrains it from scratch on the CPU (~5 min on 2 cores).
+.PHONY: train-sentiment bench-sentiment
+
+train-sentiment: $(VENV)/.installed
+	$(PY) -m personalization.sentiment.train --out models/sentiment
+
+bench-sentiment: $(VENV)/.installed
+	$(PY) -m bench.sentiment
+
 clean:
 	rm -rf var/results models/*.tar.gz

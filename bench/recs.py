@@ -42,6 +42,7 @@ from bench.movielens import Row, ensure_ml100k, load_ml100k, split_per_user, wri
 from personalization.recommender import HybridRecommender, PopularityRecommender, Recommender, evaluate_lists
 from personalization.recommender.dataset import to_seconds
 from personalization.settings import PROJECT_ROOT, Settings
+from personalization.shop_recommender import BROWSE_WEIGHTS
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "recs.json"
 BENCH_PYTHON = PROJECT_ROOT / ".venv-bench" / "bin" / "python"
@@ -60,7 +61,6 @@ W_NEW_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 SHOP_TEST_DAYS = 30
 NEW_BOOST = 0.5  # w_new of the extra shop row
 SHOP_VALID_DAYS = 30
-BROWSE_WEIGHTS = {"view": 0.25, "cart": 0.5, "favorite": 0.5}
 
 Exclusions = Mapping[Hashable, set[Hashable]]
 
@@ -238,15 +238,7 @@ def movielens(use_recbole: bool) -> dict[str, Any]:
 
     ours = {
         "Popularity (ours)": PopularityRecommender(),
-        "EASE^R alone (ours, ablation)": HybridRecommender(
-            cf="ease",
-            ease_l2=tuned["ease_l2"],
-            half_life_days=None,
-            half_life_events=None,
-            w_content=0.0,
-            w_pop=0.0,
-            w_new=0.0,
-        ),
+        "EASE^R alone (ours, ablation)": _ease_alone(tuned["ease_l2"]),
         "HybridRecommender (ours)": HybridRecommender(**tuned),
     }
     for name, model in ours.items():
@@ -291,40 +283,24 @@ def movielens(use_recbole: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------- (b) the demo shop
 
 
-def load_shop(settings: Settings) -> tuple[list[Row], list[Row], dict[str, dict], dict[str, datetime], str]:
-    """Purchases, browsing, product features and launch times from the member store."""
-    from sqlalchemy import select
+def _ease_alone(ease_l2: float) -> HybridRecommender:
+    """The ablation: EASE^R collaborative filtering only (no recency, content or popularity)."""
+    return HybridRecommender(cf="ease", ease_l2=ease_l2, half_life_days=None, half_life_events=None,
+                             w_content=0.0, w_pop=0.0, w_new=0.0)
 
+
+def load_shop(settings: Settings) -> tuple[list[Row], list[Row], dict[str, dict], dict[str, datetime], str]:
+    """Purchases, browsing, product features and launch times: the data the shop's model learns from."""
     from personalization.db import make_engine, session_factory
-    from personalization.models import BrowseEvent, Order, OrderItem, Product
+    from personalization.shop_recommender import load_shop_data
 
     engine = make_engine(settings)
     try:
         with session_factory(engine)() as session:
-            purchases: list[Row] = [
-                (m, sku, 1.0, to_seconds(at))
-                for m, sku, at in session.execute(
-                    select(Order.member_id, OrderItem.sku, Order.created_at)
-                    .join(OrderItem, OrderItem.order_id == Order.order_id)
-                    .where(Order.status != "cancelled")
-                )
-            ]
-            browsing: list[Row] = [
-                (m, sku, BROWSE_WEIGHTS.get(kind, 0.25), to_seconds(at))
-                for m, sku, kind, at in session.execute(
-                    select(BrowseEvent.member_id, BrowseEvent.sku, BrowseEvent.kind, BrowseEvent.at)
-                )
-            ]
-            products = list(session.scalars(select(Product)))
+            data = load_shop_data(session)
     finally:
         engine.dispose()
-    features = {
-        "item_text": {p.sku: f"{p.title_zh} {p.brand}" for p in products},
-        "item_category": {p.sku: p.category for p in products},
-        "item_tags": {p.sku: list(p.tags or []) for p in products},
-    }
-    launched = {p.sku: p.launched_at for p in products}
-    return purchases, browsing, features, launched, str(engine.url)
+    return data.purchases, data.browsing, data.features, data.launched, str(engine.url)
 
 
 def shop(settings: Settings) -> dict[str, Any] | None:
@@ -361,15 +337,7 @@ def shop(settings: Settings) -> dict[str, Any] | None:
     models: dict[str, Recommender] = {
         "Popularity, all time (baseline)": PopularityRecommender(),
         "Popularity, trending (30-day half-life)": PopularityRecommender(half_life_days=30.0),
-        "CF alone (EASE^R, ablation)": HybridRecommender(
-            cf="ease",
-            ease_l2=tuned["ease_l2"],
-            half_life_days=None,
-            half_life_events=None,
-            w_content=0.0,
-            w_pop=0.0,
-            w_new=0.0,
-        ),
+        "CF alone (EASE^R, ablation)": _ease_alone(tuned["ease_l2"]),
         "Content alone (ablation)": HybridRecommender(cf="none", w_cf=0.0, w_content=1.0, w_pop=0.0, w_new=0.0),
         "HybridRecommender (ours)": HybridRecommender(**tuned),
         # The trade-off the shop may choose: exposure for new products at a small cost overall.

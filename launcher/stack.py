@@ -110,6 +110,10 @@ class Stack:
                 "TF_CPP_MIN_LOG_LEVEL": "2",
             }
         )
+        # One TensorFlow thread: on a small machine the Rasa server shares the cores with the
+        # action server, and the models are too small to gain from intra-op parallelism.
+        for variable in ("TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"):
+            env.setdefault(variable, "1")
         env.update(self.extra_env)
         return env
 

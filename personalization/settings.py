@@ -42,6 +42,8 @@ class Settings:
     rasa_tracker_db: str = str(PROJECT_ROOT / "var" / "rasa_tracker.db")
     rasa_events_db: str = str(PROJECT_ROOT / "var" / "rasa_events.db")
     var_dir: str = str(PROJECT_ROOT / "var")
+    # Hugging Face text-classification model directory of the sentiment tagger.
+    sentiment_model: str = str(PROJECT_ROOT / "models" / "sentiment")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -65,4 +67,5 @@ class Settings:
             rasa_tracker_db=env.get("RASA_TRACKER_DB", defaults.rasa_tracker_db),
             rasa_events_db=env.get("RASA_EVENTS_DB", defaults.rasa_events_db),
             var_dir=env.get("SHOP_VAR_DIR", defaults.var_dir),
+            sentiment_model=env.get("SENTIMENT_MODEL") or defaults.sentiment_model,
         )

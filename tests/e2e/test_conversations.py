@@ -115,3 +115,28 @@ def test_bare_order_id_keeps_the_language_of_the_conversation(chat: Any, cli: An
     answer = texts(chat.say(order_id, member_id=member["member_id"]))
     assert order_id in answer
     assert re.search(r"[\u4e00-\u9fff]", answer), answer
+
+
+def test_price_filter_and_show_more_through_the_stack(chat: Any, member: dict[str, Any]) -> None:
+    first = payloads(chat.say("有没有三百块以内的耳机", member_id=member["member_id"]), "product_cards")
+    assert first and first[0]["items"], "expected product cards"
+    assert all(item["price"] <= 300 and item["category"] == "digital" for item in first[0]["items"])
+    more = payloads(chat.say("/ask_recommendation", member_id=member["member_id"]), "product_cards")
+    shown = {item["sku"] for item in first[0]["items"]}
+    if more:  # the catalog may have run out of cheap earphones
+        assert not shown & {item["sku"] for item in more[0]["items"]}
+        assert all(item["price"] <= 300 for item in more[0]["items"])
+
+
+def test_coupon_offer_claim_button_really_claims(chat: Any, cli: Any, member: dict[str, Any]) -> None:
+    answer = chat.say("有什么券可以领", member_id=member["member_id"])
+    claim_buttons = [b for m in answer for b in m.get("buttons") or [] if b["title"].startswith("领取")]
+    assert claim_buttons, answer
+    before = {c["code"] for c in cli.json("coupons", member["member_id"])}
+    claimed = chat.say(claim_buttons[0]["payload"], member_id=member["member_id"])
+    (result,) = payloads(claimed, "coupon_claim")
+    assert result["status"] in ("claimed", "already_claimed", "out_of_stock"), result
+    if result["status"] == "claimed":
+        after = {c["code"] for c in cli.json("coupons", member["member_id"])}
+        assert after - before == {result["coupon"]["code"]}
+        assert "领取成功" in texts(claimed)
