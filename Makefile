@@ -108,7 +108,7 @@ bench-recs-scale: $(VENV)/.installed
 	$(PY) -m bench.recs_scale
 
 # ---------------------------------------------------------------- sentiment model
-# The model ships in models/sentiment (~13 MB); this retrains it from scratch on the CPU (~5 min on 2 cores).
+# The model ships in models/sentiment (~12 MB); this retrains it from scratch on the CPU (~3 min on 2 idle cores, ~11 min under load).
 .PHONY: train-sentiment bench-sentiment
 
 train-sentiment: $(VENV)/.installed

@@ -27,7 +27,9 @@ FILTERS_SLOT = "recommendation_filters"
 # Remember at most this many shown products (a long conversation must not grow the slot forever).
 MAX_REMEMBERED = 60
 MORE_BUTTON_PAYLOAD = "/ask_recommendation"
-_MORE = re.compile(r"换一批|换一换|再来|再推荐|更多|别的|其他|其它|\bmore\b|\bother\b|\belse\b|\banother\b", re.IGNORECASE)
+_MORE = re.compile(
+    r"换一批|换一换|再来|再推荐|更多|别的|其他|其它|\bmore\b|\bother\b|\belse\b|\banother\b", re.IGNORECASE
+)
 _FILTER_KEYS = ("category", "brand", "price_min", "price_max")
 
 

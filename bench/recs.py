@@ -40,7 +40,6 @@ from tqdm import tqdm
 
 from bench.movielens import Row, ensure_ml100k, load_ml100k, split_per_user, write_atomic
 from personalization.recommender import HybridRecommender, PopularityRecommender, Recommender, evaluate_lists
-from personalization.recommender.dataset import to_seconds
 from personalization.settings import PROJECT_ROOT, Settings
 from personalization.shop_recommender import BROWSE_WEIGHTS
 

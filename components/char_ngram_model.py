@@ -66,7 +66,9 @@ class CharNgramIntentModel:
         )
 
     @classmethod
-    def fit(cls, texts: Sequence[str], intents: Sequence[str], config: ModelConfig | None = None) -> CharNgramIntentModel:
+    def fit(
+        cls, texts: Sequence[str], intents: Sequence[str], config: ModelConfig | None = None
+    ) -> CharNgramIntentModel:
         """Train on the examples; needs at least two distinct intents."""
         config = config or ModelConfig()
         if len(set(intents)) < 2:

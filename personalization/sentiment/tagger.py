@@ -11,12 +11,9 @@ import threading
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from personalization.sentiment.labels import POLARITIES, label_table
-
-if TYPE_CHECKING:  # pragma: no cover
-    import torch
 
 # Longer messages are cut before tokenizing (the model reads at most max_len tokens anyway), so a
 # 10,000-character paste costs the same as a short one.
@@ -90,18 +87,26 @@ class SentimentTagger:
                     f"no sentiment model at {self.path} (expected a Hugging Face model directory with "
                     "config.json; train one with `make train-sentiment` or set SENTIMENT_MODEL)"
                 )
-            import torch
+            try:
+                import torch
 
-            with warnings.catch_warnings():  # transformers 4.36 warns about a torch API it uses
-                warnings.simplefilter("ignore", FutureWarning)
-                from transformers import AutoModelForSequenceClassification, AutoTokenizer
-                from transformers.utils import logging as hf_logging
+                with warnings.catch_warnings():  # transformers 4.36 warns about a torch API it uses
+                    warnings.simplefilter("ignore", FutureWarning)
+                    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+                    from transformers.utils import logging as hf_logging
+            except ImportError as error:
+                raise RuntimeError(
+                    f"sentiment tagging needs torch and transformers ({error}); install "
+                    "torch==2.13.0 (CPU wheel) and transformers==4.36.2 into this environment"
+                ) from error
 
             hf_logging.set_verbosity_error()
             if self.num_threads:
                 torch.set_num_threads(self.num_threads)
-            tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
-            model = AutoModelForSequenceClassification.from_pretrained(str(self.path), local_files_only=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+                model = AutoModelForSequenceClassification.from_pretrained(str(self.path), local_files_only=True)
             model.eval()
             id2label = {int(k): v for k, v in model.config.id2label.items()}
             self._table = label_table(id2label)

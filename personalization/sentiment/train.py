@@ -1,7 +1,7 @@
 """Train the shipped sentiment model from scratch on this machine's CPU (no downloads).
 
 ``python -m personalization.sentiment.train --out models/sentiment`` (``make train-sentiment``):
-builds a WordPiece vocabulary from the training texts (Chinese characters, English
+builds a deterministic WordPiece vocabulary from the training texts (Chinese characters, English
 lower-case word pieces, common emoji), trains a small BERT classifier over the joint
 ``polarity/emotion`` labels, saves it in the Hugging Face layout and writes the model card.
 
@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
+import string
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -70,29 +73,44 @@ def allowed_mask(example: Example) -> list[bool]:
     return mask
 
 
+_WORD = re.compile(r"[a-z]+|[0-9]+")
+
+
+def build_vocab(texts: Sequence[str], size: int) -> list[str]:
+    """A deterministic BERT vocabulary: special tokens, every ASCII letter and digit as a word
+    start and a ``##`` continuation (so any English word or number can be spelled), common emoji,
+    then the most frequent single characters (Chinese one token each, as BERT splits them) and
+    lower-case English words, ties broken alphabetically."""
+    import unicodedata
+
+    chars: Counter[str] = Counter()
+    words: Counter[str] = Counter()
+    for text in texts:
+        text = unicodedata.normalize("NFKC", text).lower()
+        chars.update(ch for ch in text if not ch.isspace() and not ch.isascii())
+        words.update(word for word in _WORD.findall(text) if len(word) > 1)
+    alphabet = [*"abcdefghijklmnopqrstuvwxyz0123456789", *string.punctuation]
+    vocab = SPECIAL_TOKENS + alphabet + ["##" + ch for ch in "abcdefghijklmnopqrstuvwxyz0123456789"]
+    vocab += [piece for e in EMOJI for piece in (e, "##" + e)]
+    known = set(vocab)
+    candidates = [(count, token) for token, count in chars.items() if count >= 2]
+    candidates += [(count, token) for token, count in words.items() if count >= 2]
+    for _, token in sorted(candidates, key=lambda item: (-item[0], item[1])):
+        if len(vocab) >= size:
+            break
+        if token not in known:
+            vocab.append(token)
+            known.add(token)
+    return vocab
+
+
 def build_tokenizer(texts: Sequence[str], config: TrainConfig, out_dir: Path) -> Any:
-    """Train a BERT WordPiece vocabulary on ``texts`` and return a ``BertTokenizerFast`` saved in ``out_dir``."""
-    from tokenizers import BertWordPieceTokenizer
+    """Build the vocabulary from ``texts`` and return a ``BertTokenizerFast`` saved in ``out_dir``."""
     from transformers import BertTokenizerFast
 
-    wordpiece = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=True, lowercase=True)
-    wordpiece.train_from_iterator(
-        texts,
-        vocab_size=config.vocab_size,
-        min_frequency=2,
-        limit_alphabet=4000,
-        initial_alphabet=EMOJI,
-        special_tokens=SPECIAL_TOKENS,
-        show_progress=False,
-    )
     with tempfile.TemporaryDirectory() as scratch:
-        wordpiece.save_model(scratch)
         vocab_file = Path(scratch) / "vocab.txt"
-        vocab = vocab_file.read_text(encoding="utf-8").splitlines()
-        # Emoji written in a row ("😭😭") form one pre-token: they need continuation pieces too.
-        known = set(vocab)
-        vocab += [piece for e in EMOJI for piece in (e, "##" + e) if piece not in known]
-        vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+        vocab_file.write_text("\n".join(build_vocab(texts, config.vocab_size)) + "\n", encoding="utf-8")
         tokenizer = BertTokenizerFast(
             vocab_file=str(vocab_file),
             do_lower_case=True,
@@ -243,8 +261,6 @@ def _size_mb(folder: Path) -> float:
 def write_model_card(out_dir: Path, corpus: Corpus, config: TrainConfig, summary: dict[str, Any],
                      metrics: dict[str, Any]) -> None:
     """``README.md`` next to the weights: data, sizes, metrics, seed, command."""
-    from collections import Counter
-
     service_counts = Counter(f"{e.polarity}/{e.emotion or '?'}" for e in corpus.service_train)
     review_counts = Counter(e.polarity for e in corpus.reviews_train)
     lines = [
@@ -269,8 +285,9 @@ def write_model_card(out_dir: Path, corpus: Corpus, config: TrainConfig, summary
         f"- BERT: {config.layers} layers, hidden {config.hidden_size}, {config.heads} heads, "
         f"feed-forward {config.intermediate_size}, max {config.max_length} tokens; "
         f"{summary['parameters']:,} parameters; {_size_mb(out_dir)} MB on disk (safetensors, float32).",
-        f"- Tokenizer: BERT WordPiece trained on the training texts, {summary['vocab_size']} entries "
-        "(Chinese characters one token each, lower-cased English word pieces, common emoji).",
+        f"- Tokenizer: BERT WordPiece over a vocabulary built deterministically from the training texts, "
+        f"{summary['vocab_size']} entries (frequent Chinese characters one token each, lower-case English "
+        "words, letters and digits as word pieces, common emoji).",
         f"- Training: {config.epochs} epochs, batch {config.batch_size}, AdamW lr {config.learning_rate}, "
         f"linear schedule with {config.warmup_fraction:.0%} warm-up; service messages repeated "
         f"{config.service_repeats}× per epoch (noisy copies: {config.char_dropout:.0%} of characters dropped, "
