@@ -56,8 +56,8 @@ def test_recommendations_follow_the_members_taste_with_variety(session: Session,
     assert len(in_taste) >= 3, [r["category"] for r in recs]
     per_category = Counter(r["category"] for r in recs)
     assert max(per_category.values()) <= recommendations.MAX_PER_CATEGORY
-    scores = [r["score"] for r in recs[: len(recs)]]
-    assert all(isinstance(score, float) for score in scores)
+    # Ranked by the model's score within what the variety cap lets through.
+    assert recs[0]["score"] == max(r["score"] for r in recs)
 
 
 def test_each_recommendation_says_why(session: Session, active_member_id: str) -> None:
