@@ -33,11 +33,12 @@ help:
 	@echo "make bench-recs-scale - recommender fit time, latency and memory at 100k members / 10k products / 2M interactions"
 
 # ---------------------------------------------------------------- environments
-$(VENV_RASA)/.installed: requirements/rasa-deps.txt requirements/rasa-nodeps.txt
+$(VENV_RASA)/.installed: requirements/rasa-deps.txt requirements/rasa-nodeps.txt requirements/rasa-sentiment.txt
 	@echo "==> creating $(VENV_RASA) (Rasa server)"
 	test -x $(VENV_RASA)/bin/python || $(PYTHON) -m venv $(VENV_RASA)
 	$(VENV_RASA)/bin/pip install --quiet --progress-bar off -r requirements/rasa-deps.txt
 	$(VENV_RASA)/bin/pip install --quiet --progress-bar off --no-deps --ignore-requires-python -r requirements/rasa-nodeps.txt
+	$(VENV_RASA)/bin/pip install --quiet --progress-bar off --no-deps -r requirements/rasa-sentiment.txt
 	touch $@
 
 $(VENV)/.installed: requirements/app.txt requirements/app-nodeps.txt

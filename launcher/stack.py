@@ -61,6 +61,7 @@ def isolated_settings(base: Settings, directory: Path, name: str = "") -> Settin
         base,
         rasa_port=free_port(),
         action_server_port=free_port(),
+        web_port=free_port(),
         rasa_tracker_db=str(directory / f"{prefix}tracker.db"),
         rasa_events_db=str(directory / f"{prefix}events.db"),
     )
@@ -77,13 +78,15 @@ def _http_ok(url: str, must_contain: Optional[bytes] = None) -> bool:
 
 @dataclass
 class Stack:
-    """The Rasa server and the action server for one set of settings."""
+    """The Rasa server, the action server and (unless ``with_web`` is off) the web app."""
 
     settings: Settings
     log_dir: Path
     extra_env: Mapping[str, str] = field(default_factory=dict)
     # Endpoints file of the Rasa server (tracker store, event broker, action server).
     endpoints: Path = PROJECT_ROOT / "endpoints.yml"
+    # The member widget, demo shop and agent console (web/); chat-only tests and benchmarks leave it out.
+    with_web: bool = True
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
     _logs: list[IO[bytes]] = field(default_factory=list, init=False)
 
@@ -94,6 +97,11 @@ class Stack:
     @property
     def action_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.action_server_port}"
+
+    @property
+    def web_url(self) -> str:
+        host = self.settings.web_host if self.settings.web_host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{host}:{self.settings.web_port}"
 
     def _env(self) -> dict[str, str]:
         s = self.settings
@@ -107,6 +115,12 @@ class Stack:
                 "ACTION_SERVER_PORT": str(s.action_server_port),
                 "RASA_TRACKER_DB": s.rasa_tracker_db,
                 "RASA_EVENTS_DB": s.rasa_events_db,
+                "RASA_PORT": str(s.rasa_port),
+                "WEB_HOST": s.web_host,
+                "WEB_PORT": str(s.web_port),
+                "WEB_DEMO": "1" if s.web_demo else "0",
+                "SHOP_VAR_DIR": s.var_dir,
+                "SENTIMENT_MODEL": s.sentiment_model,
                 "TF_CPP_MIN_LOG_LEVEL": "2",
             }
         )
@@ -146,6 +160,8 @@ class Stack:
                 "--endpoints", str(self.endpoints), "--credentials", "credentials.yml",
             ],
         )
+        if self.with_web:
+            self._spawn("web", [str(APP_PYTHON), "-m", "web"])
         return self
 
     def wait_ready(self, timeout: float = 180.0) -> None:
@@ -157,6 +173,8 @@ class Stack:
             # /status answers 200 only with the token, and names the model once it is loaded.
             "rasa": f"{self.rasa_url}/status?token={token}",
         }
+        if self.with_web:
+            checks["web"] = f"{self.web_url}/healthz"
         pending = dict(checks)
         while pending:
             for name, url in list(pending.items()):
@@ -222,13 +240,14 @@ def serve_forever(settings: Settings, log_dir: Optional[Path] = None) -> int:
         signal.signal(signum, _request_stop)
     try:
         stack.start()
-        print("正在启动 Rasa 与动作服务器… / starting Rasa and the action server…", file=sys.stderr)
+        print("正在启动 Rasa、动作服务器与网页… / starting Rasa, the action server and the web app…", file=sys.stderr)
         _wait_ready_unless_stopped(stack, lambda: stop_requested)
         if stop_requested:
             return 0
         print(
-            f"已就绪 ready: Rasa REST {stack.rasa_url}/webhooks/rest/webhook · "
-            f"actions {stack.action_url}/health · logs {stack.log_dir} · Ctrl-C 停止/stop",
+            f"已就绪 ready: 演示商店/demo shop {stack.web_url}/ · 客服工作台/agent console {stack.web_url}/agent · "
+            f"Rasa REST {stack.rasa_url}/webhooks/rest/webhook · actions {stack.action_url}/health · "
+            f"logs {stack.log_dir} · Ctrl-C 停止/stop",
             file=sys.stderr,
         )
         while not stop_requested:
