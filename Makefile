@@ -29,6 +29,7 @@ help:
 	@echo "make run     - setup, then serve Rasa (:5005, REST, token API) and the action server (:5055); Ctrl-C stops"
 	@echo "make test    - setup, then pytest + rasa data validate + rasa test (stories, held-out NLU)"
 	@echo "make bench   - NLU held-out/cross-validation and chat latency benchmarks (figures in bench/results/)"
+	@echo "make bench-web        - web app delivery: 50 member WebSockets + 5 agents, bot turns and handoff, vs Rasa REST"
 	@echo "make bench-recs       - recommender quality: MovieLens-100k vs RecBole Pop/ItemKNN/BPR, and the demo shop"
 	@echo "make bench-recs-scale - recommender fit time, latency and memory at 100k members / 10k products / 2M interactions"
 
@@ -66,6 +67,20 @@ $(SHOP_DB): $(VENV)/.installed $(PACKAGE_SRC)
 	$(PY) -m personalization train-recommender > var/recommender-summary.json
 	touch $@
 
+# Debian's chromium (driven by Playwright in the browser tests) and a Chinese font for it;
+# only `make test` needs them.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER_STAMP := var/.browser-installed
+
+$(BROWSER_STAMP):
+	@mkdir -p var
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "==> installing $(BROWSER_PACKAGES) (browser tests)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }; }
+	touch $@
+
 setup: $(VENV_RASA)/.installed $(VENV)/.installed $(JIEBA_DICT) $(MODEL) $(SHOP_DB)
 	@echo "setup complete"
 
@@ -74,7 +89,7 @@ run: setup
 	$(PY) -m launcher
 
 # ---------------------------------------------------------------- tests
-test: setup test-python test-rasa
+test: setup $(BROWSER_STAMP) test-python test-rasa
 
 test-python:
 	$(PY) -m pytest
@@ -94,6 +109,11 @@ bench-nlu: setup
 
 bench-chat: setup
 	$(PY) -m bench.chat_latency
+
+# 50 member WebSockets + 5 agent consoles through the web app (issue 5), Rasa REST as the baseline.
+.PHONY: bench-web
+bench-web: setup
+	$(PY) -m bench.web_delivery
 
 # RecBole 1.2.1, the peer of the recommender benchmark, lives in its own venv (numpy<2, its own torch).
 $(VENV_BENCH)/.installed: requirements/bench-recbole.txt

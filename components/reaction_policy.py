@@ -6,9 +6,11 @@ It predicts only while a reaction plan is being carried out (confidence 1.0, pri
 RulePolicy's) and predicts nothing otherwise, so every other turn is left to the ordinary rules,
 memoization and TED. Nothing is trained.
 
-The member's mood comes from the ``mood`` entity that ``components.sentiment.SentimentAnnotator``
-adds to each message (test stories can state it the same way), else from the message's
-``sentiment`` tag.
+The member's mood comes from the ``sentiment`` tag that ``components.sentiment.SentimentAnnotator``
+puts on each user event (strong anger = anger with a score of at least ``strong_anger``). Test
+stories cannot carry that tag (Rasa's story reader keeps only intents and entities), so a ``mood``
+entity on a user step (angry / anxious / negative / joyful; declared in the domain, not
+featurized) states the mood there and wins over the tag.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """``python -m rasa_ext <rasa arguments>``: the ``rasa`` command with this project's extensions.
 
 Identical to ``rasa`` except that action-server responses are validated with a schema validator
-built once and event types are found in a lookup table (:mod:`rasa_ext.speedups`). ``make run`` and
-the benchmarks serve through it.
+built once and event types are found in a lookup table (:mod:`rasa_ext.speedups`), and button
+payloads keep their sentiment tag (:mod:`rasa_ext.payload_sentiment`). ``make run`` and the
+benchmarks serve through it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import sys
 def main() -> None:
     from rasa.__main__ import main as rasa_main
 
-    from rasa_ext.speedups import install
+    from rasa_ext import payload_sentiment, speedups
 
-    install()
+    speedups.install()
+    payload_sentiment.install()
     sys.argv[0] = "rasa"
     rasa_main()
 

@@ -1,10 +1,10 @@
 """How the dialogue reacts to a member's mood: the rules, as pure functions.
 
 The sentiment tag of each message (polarity, emotion, score) is condensed into a *mood*
-(:func:`mood_of`), which the Rasa pipeline adds to the message as an entity ``mood`` (not
-featurized, so it never changes what the intent-based rules and stories predict). The dialogue
-policy ``components.reaction_policy.ServiceReactionPolicy`` then asks :func:`plan_reaction` what to
-do first, given this message and the previous ones of the session:
+(:func:`mood_of`). The dialogue policy ``components.reaction_policy.ServiceReactionPolicy`` asks
+:func:`plan_reaction` what to do first, given this message and the previous ones of the session
+(the mood never enters the featurized dialogue state, so the intent-based rules and stories predict
+what they always did):
 
 ===========================  ==============================================  ====================
 situation                    first actions                                   why

@@ -120,5 +120,29 @@ def _speedups() -> dict[str, Any]:
     return {"before": before, "after": after, "unknown": unknown}
 
 
+def _payload_sentiment() -> dict[str, Any]:
+    from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+    from rasa.shared.nlu.training_data.message import Message
+
+    from rasa_ext import payload_sentiment
+
+    tag = {"polarity": "neutral", "emotion": "neutral", "score": 1.0}
+
+    def handle() -> list[dict[str, Any]]:
+        messages = []
+        for text in ('/rate_service{"csat_score": "5"}', "普通的一句话"):
+            message = Message(data={"text": text})
+            message.set("sentiment", tag, add_to_output=True)
+            messages.append(message)
+        handled = RegexMessageHandler().process(messages)
+        return [{"intent": (m.get("intent") or {}).get("name"), "entities": m.get("entities"),
+                 "sentiment": m.get("sentiment")} for m in handled]
+
+    before = handle()
+    payload_sentiment.install()
+    return {"before": before, "after": handle()}
+
+
 if __name__ == "__main__":
-    print(json.dumps({"stores": _stores(Path(sys.argv[1])), "speedups": _speedups()}, ensure_ascii=False, default=str))
+    print(json.dumps({"stores": _stores(Path(sys.argv[1])), "speedups": _speedups(),
+                      "payload_sentiment": _payload_sentiment()}, ensure_ascii=False, default=str))

@@ -56,3 +56,14 @@ def test_speedups_change_nothing_but_speed(results: dict[str, Any]) -> None:
     assert before["validation"][0] == "True"
     assert all("Failed to validate Action server response" in message for message in before["validation"][1:])
     assert results["speedups"]["unknown"] == "ValueError"
+
+
+def test_button_payloads_keep_their_sentiment_tag(results: dict[str, Any]) -> None:
+    before, after = results["payload_sentiment"]["before"], results["payload_sentiment"]["after"]
+    # Rasa's handler drops the tag of a payload message; the wrapped one keeps it and changes nothing else.
+    assert before[0]["sentiment"] is None and after[0]["sentiment"] == {"polarity": "neutral", "emotion": "neutral", "score": 1.0}
+    assert [{k: v for k, v in m.items() if k != "sentiment"} for m in after] == [
+        {k: v for k, v in m.items() if k != "sentiment"} for m in before
+    ]
+    assert after[0]["intent"] == "rate_service" and after[0]["entities"][0]["value"] == "5"
+    assert before[1] == after[1]
