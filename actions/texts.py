@@ -244,6 +244,9 @@ _STORED_DATA_LABELS: dict[str, tuple[str, str]] = {
     "handoff_requests": ("人工客服请求 {n} 条", "{n} human-agent requests"),
     "handoffs": ("人工客服请求 {n} 条", "{n} human-agent requests"),
     "privacy_requests": ("隐私申请 {n} 条", "{n} privacy requests"),
+    "conversations": ("在线客服会话 {n} 个", "{n} web chat conversations"),
+    "chat_messages": ("聊天消息 {n} 条", "{n} chat messages"),
+    "csat_ratings": ("服务评价 {n} 条", "{n} service ratings"),
 }
 
 

@@ -94,7 +94,7 @@ def _concurrent(stack: Stack, name: str, members: list[str], rounds: int,
 
 def _measure(name: str, settings: Settings, endpoints: Path, members: list[str], rounds: int,
              log_dir: Path, progress: tqdm) -> dict[str, Any]:
-    with Stack(settings, log_dir / name, endpoints=endpoints) as stack:
+    with Stack(settings, log_dir / name, endpoints=endpoints, with_web=False) as stack:
         stack.wait_ready()
         warmup = RestChannelClient(stack.rasa_url)
         for text in SCRIPT:  # load every code path once

@@ -15,6 +15,7 @@ Commands::
     tiers [ID]
     segments
     profiles [--full] [--quiet]
+    agents --demo | --list | --create USERNAME --name NAME --role agent|ops|admin   (password on stdin)
 
 Query commands take ``--now YYYY-MM-DD[THH:MM[:SS]]`` to answer as of another instant
 (default: now). The database is ``Settings.database_url`` (``DATABASE_URL``).
@@ -144,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     batch = commands.add_parser("profiles", parents=[at], help="compute and store member profiles (incremental)")
     batch.add_argument("--full", action="store_true", help="recompute every member")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    desk = commands.add_parser("agents", parents=[at], help="support-desk accounts: demo accounts, list, create")
+    which = desk.add_mutually_exclusive_group(required=True)
+    which.add_argument("--demo", action="store_true", help="create the demo accounts that are missing")
+    which.add_argument("--list", action="store_true", help="list accounts (no password hashes)")
+    which.add_argument("--create", metavar="USERNAME", help="create an account; the password is read from stdin")
+    desk.add_argument("--name", help="display name shown to members (with --create)")
+    desk.add_argument("--role", choices=("agent", "ops", "admin"), help="with --create")
     return parser
 
 
@@ -165,7 +174,43 @@ def _seed(args: argparse.Namespace, settings: Settings) -> Any:
         as_of=args.as_of,
         progress=not args.quiet,
     )
+    result["agents"] = _ensure_demo_agents(settings)
     return {"database_url": make_url(settings.database_url).render_as_string(hide_password=True), **result}
+
+
+def _ensure_demo_agents(settings: Settings) -> list[str]:
+    """The demo desk accounts (personalization.desk.agents.DEMO_AGENTS), created if missing."""
+    from personalization.desk.agents import ensure_demo_agents
+
+    engine = make_engine(settings)
+    try:
+        with session_factory(engine)() as session:
+            agents = ensure_demo_agents(session)
+            session.commit()
+    finally:
+        engine.dispose()
+    return [agent["username"] for agent in agents]
+
+
+def _agents(args: argparse.Namespace, session: Session) -> Any:
+    """``agents --demo | --list | --create USERNAME --name NAME --role ROLE`` (password on stdin)."""
+    from personalization.desk import agents
+    from personalization.desk.errors import DeskError
+
+    if args.list:
+        return agents.list_agents(session)
+    try:
+        if args.demo:
+            result: Any = agents.ensure_demo_agents(session, now=args.now)
+        else:
+            if not args.name or not args.role:
+                raise CliError("--create needs --name and --role")
+            password = sys.stdin.readline().rstrip("\r\n")
+            result = agents.agent_dict(agents.create_agent(session, args.create, args.name, password, args.role, now=args.now))
+    except DeskError as exc:
+        raise CliError(exc.message_en, code=exc.code, message_zh=exc.message_zh) from None
+    session.commit()
+    return result
 
 
 def _query(args: argparse.Namespace, settings: Settings, session: Session) -> Any:
@@ -178,6 +223,8 @@ def _query(args: argparse.Namespace, settings: Settings, session: Session) -> An
         return tiers.all_tiers(session=session)
     if args.command in ("segments", "profiles"):
         return _profiles_batch(args, session)
+    if args.command == "agents":
+        return _agents(args, session)
     if args.command == "train-recommender":
         from personalization.shop_recommender import train_and_save
 

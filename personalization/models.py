@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -242,17 +243,132 @@ class Complaint(Base):
 
 
 class HandoffRequest(Base):
-    """A conversation waiting for a human agent (the agent console comes later)."""
+    """A conversation handed to a human agent: queued -> assigned -> resolved (or cancelled by the member).
+
+    ``conversation_id`` is the Rasa sender id (``Conversation.public_id`` for web chats). At most one
+    request per conversation is active (queued or assigned): a partial unique index enforces it.
+    ``priority`` is the static part of the queue score (personalization.desk.handoff.PRIORITY).
+    """
 
     __tablename__ = "handoff_requests"
+    __table_args__ = (
+        Index(
+            "uq_handoff_active_conversation",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'assigned')"),
+            postgresql_where=text("status IN ('queued', 'assigned')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(128), index=True)
     member_id: Mapped[Optional[str]] = mapped_column(ForeignKey("members.member_id"))
-    reason: Mapped[str] = mapped_column(String(32))  # member_request / complaint / ...
+    reason: Mapped[str] = mapped_column(String(32))  # member_request / complaint / negative_emotion / ...
     priority: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued/assigned/resolved/cancelled
+    agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id"), default=None, index=True)
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+    emotion: Mapped[Optional[str]] = mapped_column(String(16), default=None)  # anger / anxiety / ...
+    tier: Mapped[Optional[str]] = mapped_column(String(16), default=None)  # the member's tier code then
+    note: Mapped[Optional[str]] = mapped_column(Text, default=None)
+
+
+class Conversation(Base):
+    """A web chat between a member (or an anonymous visitor) and the assistant / an agent.
+
+    ``public_id`` ("C" + 20 hex chars) is what the widget and Rasa (``sender_id``) see.
+    ``last_seq`` is the highest message ``seq``; it is raised under the row's lock.
+    """
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_member_status", "member_id", "status"),
+        Index("ix_conversations_visitor_status", "visitor_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    member_id: Mapped[Optional[str]] = mapped_column(ForeignKey("members.member_id"), default=None)
+    visitor_id: Mapped[Optional[str]] = mapped_column(String(40), default=None)
+    language: Mapped[str] = mapped_column(String(2), default="zh")
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open / closed
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChatMessage(Base):
+    """One message of a conversation, numbered 1, 2, 3... by ``seq``; ``client_id`` makes resends idempotent."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_chat_message_seq"),
+        UniqueConstraint("conversation_id", "client_id", name="uq_chat_message_client_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    client_id: Mapped[Optional[str]] = mapped_column(String(64), default=None)
+    sender: Mapped[str] = mapped_column(String(8))  # member / bot / agent / system
+    agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id"), default=None)
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, default=None)
+    intent: Mapped[Optional[str]] = mapped_column(String(64), default=None)
+    sentiment: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, default=None)  # polarity, emotion, score
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Agent(Base):
+    """A support-desk user: ``agent`` (answers members), ``ops`` (dashboards) or ``admin``.
+
+    ``password_hash`` is ``scrypt$n$r$p$salt_hex$hash_hex`` (personalization.desk.agents).
+    """
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(8))  # agent / ops / admin
+    goodwill_limit: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal(0))  # max yuan per coupon
+    goodwill_daily_count: Mapped[int] = mapped_column(Integer, default=0)  # goodwill coupons per day
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AgentAction(Base):
+    """Audit trail of the desk: login, claim, reply, transfer, resolve, goodwill_coupon, logout."""
+
+    __tablename__ = "agent_actions"
+    __table_args__ = (Index("ix_agent_actions_agent_kind_at", "agent_id", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    conversation_id: Mapped[Optional[str]] = mapped_column(String(128), default=None, index=True)
+    handoff_id: Mapped[Optional[int]] = mapped_column(Integer, default=None)
+    kind: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CsatRating(Base):
+    """A member's 1-5 satisfaction rating of a conversation (one per handed-off service)."""
+
+    __tablename__ = "csat_ratings"
+    __table_args__ = (UniqueConstraint("conversation_id", "handoff_id", name="uq_csat_conversation_handoff"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    handoff_id: Mapped[Optional[int]] = mapped_column(ForeignKey("handoff_requests.id"), default=None)
+    member_id: Mapped[Optional[str]] = mapped_column(ForeignKey("members.member_id"), default=None)
+    score: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8))  # widget / chat
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class PrivacyRequest(Base):

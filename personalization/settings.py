@@ -44,6 +44,12 @@ class Settings:
     var_dir: str = str(PROJECT_ROOT / "var")
     # Hugging Face text-classification model directory of the sentiment tagger.
     sentiment_model: str = str(PROJECT_ROOT / "models" / "sentiment")
+    # Web app (`python -m web`): bind address, signing secret ("" means "generate one into
+    # var/web_secret on first run") and whether the demo shop may mint member tokens.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    web_secret: str = ""
+    web_demo: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -68,4 +74,8 @@ class Settings:
             rasa_events_db=env.get("RASA_EVENTS_DB", defaults.rasa_events_db),
             var_dir=env.get("SHOP_VAR_DIR", defaults.var_dir),
             sentiment_model=env.get("SENTIMENT_MODEL") or defaults.sentiment_model,
+            web_host=env.get("WEB_HOST", defaults.web_host),
+            web_port=int(env.get("WEB_PORT", defaults.web_port)),
+            web_secret=env.get("WEB_SECRET", defaults.web_secret),
+            web_demo=env.get("WEB_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
         )

@@ -10,8 +10,11 @@ from sqlalchemy.orm import Session
 
 from personalization.models import (
     BrowseEvent,
+    ChatMessage,
     Complaint,
+    Conversation,
     Coupon,
+    CsatRating,
     HandoffRequest,
     Order,
     OrderItem,
@@ -34,8 +37,11 @@ PROFILE_FIELDS = (
     "growth_value",
     "consent_personalization",
 )
-CONVERSATIONS_NOTE_ZH = "聊天记录由对话系统单独保存，不在会员数据库中。"
-CONVERSATIONS_NOTE_EN = "Chat transcripts are kept by the conversation system, not in the member store."
+CONVERSATIONS_NOTE_ZH = "网页客服的聊天记录（含人工客服对话和满意度评价）保存在会员数据库中；机器人的对话日志由对话系统另行保存。"
+CONVERSATIONS_NOTE_EN = (
+    "Web chat transcripts (including human-agent chats and ratings) are in the member store; "
+    "the assistant's own dialogue log is kept by the conversation system."
+)
 
 
 def describe_stored_data(*, session: Session, member_id: str | None) -> dict[str, Any] | None:
@@ -44,8 +50,9 @@ def describe_stored_data(*, session: Session, member_id: str | None) -> dict[str
     Returns:
         ``{"member_id", "profile_fields", "consent_personalization", "consent_updated_at",
         "orders", "order_items", "browse_events", "coupons", "points_entries",
-        "return_requests", "complaints", "handoff_requests", "privacy_requests",
-        "conversations_note_zh", "conversations_note_en"}``, or None for an unknown member.
+        "return_requests", "complaints", "handoff_requests", "privacy_requests", "conversations",
+        "chat_messages", "csat_ratings", "conversations_note_zh", "conversations_note_en"}``, or None
+        for an unknown member.
     """
     member = find_member(session=session, member_id=member_id)
     if member is None:
@@ -69,6 +76,12 @@ def describe_stored_data(*, session: Session, member_id: str | None) -> dict[str
         "complaints": count(Complaint, Complaint.member_id == mid),
         "handoff_requests": count(HandoffRequest, HandoffRequest.member_id == mid),
         "privacy_requests": count(PrivacyRequest, PrivacyRequest.member_id == mid),
+        "conversations": count(Conversation, Conversation.member_id == mid),
+        "chat_messages": count(
+            ChatMessage,
+            ChatMessage.conversation_id.in_(select(Conversation.id).where(Conversation.member_id == mid)),
+        ),
+        "csat_ratings": count(CsatRating, CsatRating.member_id == mid),
         "conversations_note_zh": CONVERSATIONS_NOTE_ZH,
         "conversations_note_en": CONVERSATIONS_NOTE_EN,
     }

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from personalization.models import Complaint, HandoffRequest, Order, ReturnRequest, ShipmentEvent
+from personalization.models import Complaint, Order, ReturnRequest, ShipmentEvent
 from personalization.services._common import find_member, resolve_now
 from personalization.services.orders import normalize_order_id
 
@@ -45,8 +45,6 @@ _NOT_RETURNABLE: dict[str, tuple[str, str]] = {
 _RETURNABLE_STATUSES = ("delivered", "completed")
 
 HANDOFF_CLOSED_STATUSES = ("resolved", "closed", "cancelled")
-# Complaints jump one place up the queue on top of the tier priority.
-COMPLAINT_PRIORITY_BOOST = 1
 
 
 def _public_id(prefix: str, row_id: int) -> str:
@@ -166,80 +164,41 @@ def record_complaint(
     return {"complaint_id": _public_id("CM", complaint.id), "status": complaint.status}
 
 
-def _queue_position(session: Session, request: HandoffRequest) -> int:
-    """1 + queued requests served before this one (higher priority first, then first come)."""
-    if request.status != "queued":
-        return 0
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(HandoffRequest)
-        .where(
-            HandoffRequest.status == "queued",
-            HandoffRequest.id != request.id,
-            or_(
-                HandoffRequest.priority > request.priority,
-                and_(
-                    HandoffRequest.priority == request.priority,
-                    or_(
-                        HandoffRequest.created_at < request.created_at,
-                        and_(HandoffRequest.created_at == request.created_at, HandoffRequest.id < request.id),
-                    ),
-                ),
-            ),
-        )
-    )
-    return int(ahead or 0) + 1
-
-
 def record_handoff(
     *,
     session: Session,
     conversation_id: str,
     member_id: str | None,
     reason: str,
+    emotion: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Queue the conversation for a human agent.
 
-    Priority is the member's tier rank + 1 (anonymous visitors 0), one more for complaints.
-    A conversation that already has an open request gets that request back, not a new one.
+    Priority follows :data:`personalization.desk.handoff.PRIORITY` (tier, emotion and reason
+    weights; waiting time adds to it in the queue). A conversation that already has an active
+    (queued or assigned) request gets that request back, never a second one.
 
     Returns:
-        ``{"handoff_id", "position_in_queue", "priority", "status"}``.
+        ``{"handoff_id", "handoff_ref", "position_in_queue", "priority", "status"}``:
+        ``handoff_id`` is the row id the desk uses (``claim(session, handoff_id, ...)``),
+        ``handoff_ref`` its display form ``HO000123``; ``position_in_queue`` is 0 once assigned.
 
     Raises:
         ValueError: if ``conversation_id`` is empty.
     """
+    from personalization.desk import handoff as desk_handoff  # the desk builds on these services
+
     if not conversation_id or not str(conversation_id).strip():
         raise ValueError("conversation_id is required")
-    conversation_id = str(conversation_id).strip()
-    request = session.scalar(
-        select(HandoffRequest)
-        .where(
-            HandoffRequest.conversation_id == conversation_id,
-            HandoffRequest.status.not_in(HANDOFF_CLOSED_STATUSES),
-        )
-        .order_by(HandoffRequest.id)
-        .limit(1)
+    now = resolve_now(now)
+    request, _created = desk_handoff.enqueue(
+        session, str(conversation_id).strip(), member_id=member_id, reason=reason, emotion=emotion, now=now
     )
-    if request is None:
-        member = find_member(session=session, member_id=member_id)
-        priority = (member.tier.rank + 1) if member else 0
-        if reason == "complaint":
-            priority += COMPLAINT_PRIORITY_BOOST
-        request = HandoffRequest(
-            conversation_id=conversation_id,
-            member_id=member.member_id if member else None,
-            reason=(reason or "member_request")[:32],
-            priority=priority,
-            created_at=resolve_now(now),
-            status="queued",
-        )
-        session.add(request)
-        session.flush()
     return {
-        "handoff_id": _public_id("HO", request.id),
-        "position_in_queue": _queue_position(session, request),
+        "handoff_id": request.id,
+        "handoff_ref": _public_id("HO", request.id),
+        "position_in_queue": desk_handoff.queue_position(session, request, now),
         "priority": request.priority,
         "status": request.status,
     }

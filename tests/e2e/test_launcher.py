@@ -35,6 +35,7 @@ def test_launcher_serves_and_stops_everything_on_ctrl_c(e2e_settings: Settings, 
         DATABASE_URL=e2e_settings.database_url,
         RASA_PORT=str(free_port()),
         ACTION_SERVER_PORT=str(free_port()),
+        WEB_PORT=str(free_port()),
         RASA_TRACKER_DB=str(Path(e2e_settings.var_dir) / "launcher-tracker.db"),
         RASA_EVENTS_DB=str(Path(e2e_settings.var_dir) / "launcher-events.db"),
         SHOP_VAR_DIR=str(Path(e2e_settings.var_dir) / "launcher"),
@@ -56,9 +57,12 @@ def test_launcher_serves_and_stops_everything_on_ctrl_c(e2e_settings: Settings, 
         assert requests.get(f"{rasa_url}/status", timeout=5).status_code == 401
         token = (Path(env["SHOP_VAR_DIR"]) / "rasa_token").read_text().strip()
         assert token not in output
+        web_url = f"http://127.0.0.1:{env['WEB_PORT']}"
+        assert requests.get(f"{web_url}/healthz", timeout=5).json() == {"status": "ok"}
+        assert web_url in output  # the demo shop's address is printed
 
         children = _children_alive(process.pid)
-        assert len(children) == 2
+        assert len(children) == 3  # Rasa, the action server, the web app
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
         assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from personalization.models import Complaint, HandoffRequest, Order, ReturnRequest, ShipmentEvent
+from personalization.desk.handoff import PRIORITY
 from personalization.services import requests
 
 from .conftest import NOW
@@ -147,10 +148,11 @@ def test_handoff_priority_rises_with_tier_and_serves_higher_tiers_first(session:
     anonymous = requests.record_handoff(
         session=session, conversation_id="q-anon", member_id=None, reason="member_request", now=NOW
     )
+    # Tier weights (personalization.desk.handoff.PRIORITY): normal and anonymous 0, silver 10, diamond 30.
     normal = requests.record_handoff(
         session=session,
         conversation_id="q-normal",
-        member_id=segments[("normal", "active")][0],
+        member_id=segments[("silver", "active")][0],
         reason="member_request",
         now=NOW,
     )
@@ -169,7 +171,7 @@ def test_handoff_priority_rises_with_tier_and_serves_higher_tiers_first(session:
     assert again["position_in_queue"] == 3
 
 
-def test_complaint_handoff_gets_one_more_priority(session: Session, segments) -> None:  # type: ignore[no-untyped-def]
+def test_complaint_handoff_gets_the_complaint_weight(session: Session, segments) -> None:  # type: ignore[no-untyped-def]
     member_id = segments[("normal", "active")][0]
     plain = requests.record_handoff(
         session=session, conversation_id="p-1", member_id=member_id, reason="member_request", now=NOW
@@ -177,7 +179,7 @@ def test_complaint_handoff_gets_one_more_priority(session: Session, segments) ->
     complaint = requests.record_handoff(
         session=session, conversation_id="p-2", member_id=member_id, reason="complaint", now=NOW
     )
-    assert complaint["priority"] == plain["priority"] + 1
+    assert complaint["priority"] == plain["priority"] + PRIORITY["reason"]["complaint"]
 
 
 def test_handoff_needs_a_conversation_id(session: Session) -> None:

@@ -1,0 +1,73 @@
+"""Fixtures of the web app tests: a small seeded database, a stand-in Rasa server, the app.
+
+The stand-in Rasa is a real HTTP server on a free port (``/webhooks/rest/webhook`` and
+``/conversations/{id}/tracker``) with fixed answers by message text; for "转人工" it queues a
+handoff in the database the way the action server's handoff action does. The lead's e2e and
+browser tests run the real Rasa.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from personalization.db import make_engine, session_factory
+from personalization.desk.agents import ensure_demo_agents
+from personalization.models import Member
+from personalization.seed import seed_database
+from personalization.settings import Settings
+from tests.web.helpers import RASA_TOKEN, SECRET, FakeRasa, WebDb, rasa_handler
+from web.app import create_app
+
+
+@pytest.fixture(scope="session")
+def web_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDb]:
+    path = tmp_path_factory.mktemp("web") / "shop.db"
+    url = f"sqlite:///{path}"
+    engine = make_engine(Settings(database_url=url))
+    seed_database(engine, members=60, orders=400, seed=Settings().seed, as_of=date(2026, 10, 15))
+    factory = session_factory(engine)
+    with factory() as session:
+        ensure_demo_agents(session)
+        session.commit()
+        members = list(session.scalars(select(Member.member_id).order_by(Member.member_id)))
+    yield WebDb(url=url, factory=factory, members=members)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _rasa_server(web_db: WebDb) -> Iterator[FakeRasa]:
+    fake = FakeRasa(factory=web_db.factory)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), rasa_handler(fake))
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture()
+def rasa(_rasa_server: FakeRasa) -> FakeRasa:
+    _rasa_server.reset()
+    return _rasa_server
+
+
+@pytest.fixture()
+def settings(web_db: WebDb, tmp_path: Path) -> Settings:
+    return replace(Settings(), database_url=web_db.url, var_dir=str(tmp_path), web_secret=SECRET, web_demo=True)
+
+
+@pytest.fixture()
+def client(settings: Settings, rasa: FakeRasa) -> Iterator[TestClient]:
+    app = create_app(settings, rasa_url=rasa.url, rasa_token=RASA_TOKEN)
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,0 +1,97 @@
+"""The Rasa server as the gateway calls it: the REST channel and the tracker's latest parse."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa did not answer, or answered with an error."""
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What NLU made of the member's latest message."""
+
+    intent: str | None
+    sentiment: dict[str, Any] | None
+
+
+class RasaBridge:
+    """Async client of one Rasa server (REST channel + HTTP API with its token)."""
+
+    def __init__(self, rasa_url: str, token: str, *, timeout: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base = rasa_url.rstrip("/")
+        self.token = token
+        self._timeout = timeout
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def send(self, sender: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        """Send one member message; returns Rasa's response items (text, buttons, custom)."""
+        body = {"sender": sender, "message": message, "metadata": metadata}
+        try:
+            response = await self._http().post(f"{self.base}/webhooks/rest/webhook", json=body)
+            response.raise_for_status()
+            items = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("Rasa REST channel failed: %s", type(exc).__name__)
+            raise RasaUnavailable(str(type(exc).__name__)) from exc
+        if not isinstance(items, list):
+            raise RasaUnavailable("unexpected response")
+        return [item for item in items if isinstance(item, dict)]
+
+    async def parse(self, text: str) -> ParseResult:
+        """NLU only (``POST /model/parse``): no tracker, no dialogue. For messages the bot must not answer
+        (the conversation is with an agent) whose sentiment the agent should still see."""
+        try:
+            response = await self._http().post(f"{self.base}/model/parse", params={"token": self.token},
+                                               json={"text": text})
+            response.raise_for_status()
+            return _parse_result(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("Rasa parse request failed: %s", type(exc).__name__)
+            return ParseResult(intent=None, sentiment=None)
+
+    async def latest_parse(self, sender: str) -> ParseResult:
+        """Intent name and sentiment of the conversation's latest user message (None when unknown)."""
+        url = f"{self.base}/conversations/{quote(sender, safe='')}/tracker"
+        try:
+            response = await self._http().get(url, params={"include_events": "NONE", "token": self.token})
+            response.raise_for_status()
+            tracker = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("Rasa tracker request failed: %s", type(exc).__name__)
+            return ParseResult(intent=None, sentiment=None)
+        return _parse_result(tracker.get("latest_message") if isinstance(tracker, dict) else None)
+
+
+def _parse_result(parsed: object) -> ParseResult:
+    """Intent name and sentiment of a parse result (``/model/parse`` or a tracker's latest message)."""
+    if not isinstance(parsed, dict):
+        return ParseResult(intent=None, sentiment=None)
+    intent = parsed.get("intent") if isinstance(parsed.get("intent"), dict) else {}
+    sentiment = parsed.get("sentiment")
+    name = intent.get("name")
+    return ParseResult(
+        intent=name if isinstance(name, str) else None,
+        sentiment=sentiment if isinstance(sentiment, dict) else None,
+    )

@@ -1,0 +1,88 @@
+"""HMAC-signed, expiring JSON blobs (member tokens, agent session cookies, CSRF tokens).
+
+Format: ``base64url(json) + "." + base64url(HMAC-SHA256(secret, purpose + "." + body))``.
+The ``purpose`` keeps a token minted for one use (say a member token) from being accepted as
+another (an agent session), even though both are signed with the same secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from personalization.settings import Settings
+
+
+class BadSignature(ValueError):
+    """The blob is malformed, forged, made for another purpose, or expired (``.code`` says which)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: str, purpose: str, body: str) -> str:
+    digest = hmac.new(secret.encode("utf-8"), f"{purpose}.{body}".encode("ascii"), hashlib.sha256).digest()
+    return _b64encode(digest)
+
+
+def sign(secret: str, purpose: str, data: dict[str, Any], *, ttl_s: int, now: float | None = None) -> str:
+    """Sign ``data`` (plus an ``exp`` field ``ttl_s`` seconds from now) for ``purpose``."""
+    if not secret:
+        raise ValueError("empty signing secret")
+    issued = time.time() if now is None else now
+    body = _b64encode(json.dumps({**data, "exp": int(issued + ttl_s)}, separators=(",", ":")).encode("utf-8"))
+    return f"{body}.{_mac(secret, purpose, body)}"
+
+
+def unsign(secret: str, purpose: str, token: str, *, now: float | None = None) -> dict[str, Any]:
+    """The data of a blob made by :func:`sign`; raises :class:`BadSignature` ("malformed",
+    "bad_signature", "expired")."""
+    if not isinstance(token, str) or token.count(".") != 1 or len(token) > 4096:
+        raise BadSignature("malformed")
+    body, mac = token.split(".")
+    if not hmac.compare_digest(_mac(secret, purpose, body), mac):
+        raise BadSignature("bad_signature")
+    try:
+        data = json.loads(_b64decode(body))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadSignature("malformed") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("exp"), int):
+        raise BadSignature("malformed")
+    if data["exp"] < (time.time() if now is None else now):
+        raise BadSignature("expired")
+    return data
+
+
+def ensure_web_secret(settings: Settings) -> str:
+    """The web app's signing secret: from settings, else kept in ``var/web_secret`` (created once, mode 0600)."""
+    if settings.web_secret:
+        return settings.web_secret
+    path = Path(settings.var_dir) / "web_secret"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it just now
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
