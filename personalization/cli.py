@@ -16,6 +16,7 @@ Commands::
     segments
     profiles [--full] [--quiet]
     agents --demo | --list | --create USERNAME --name NAME --role agent|ops|admin   (password on stdin)
+    analytics [--progress] [--batch N]   (Rasa's SQL event broker -> analytics tables, incremental)
 
 Query commands take ``--now YYYY-MM-DD[THH:MM[:SS]]`` to answer as of another instant
 (default: now). The database is ``Settings.database_url`` (``DATABASE_URL``).
@@ -153,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--create", metavar="USERNAME", help="create an account; the password is read from stdin")
     desk.add_argument("--name", help="display name shown to members (with --create)")
     desk.add_argument("--role", choices=("agent", "ops", "admin"), help="with --create")
+
+    analytics = commands.add_parser("analytics", help="load new Rasa events (Settings.rasa_events_db) into the analytics tables")
+    analytics.add_argument("--progress", action="store_true", help="show a progress bar")
+    analytics.add_argument("--batch", type=_positive_int, default=5000, help="events per transaction")
     return parser
 
 
@@ -286,6 +291,23 @@ def _profiles_batch(args: argparse.Namespace, session: Session) -> Any:
     return result
 
 
+def _analytics(args: argparse.Namespace, settings: Settings) -> Any:
+    """``analytics [--progress] [--batch N]``: run the incremental pipeline on the SQL event broker."""
+    from personalization.analytics.pipeline import EventSourceError, SqlEventSource, run_pipeline
+    from personalization.db import create_schema
+
+    source = SqlEventSource.for_sqlite_file(settings.rasa_events_db)
+    engine = make_engine(settings)
+    try:
+        create_schema(engine)  # the analytics tables on first use (and any app table a fresh database lacks)
+        return run_pipeline(session_factory(engine), source, batch=args.batch, progress=args.progress)
+    except EventSourceError as exc:
+        raise CliError(str(exc), events_db=settings.rasa_events_db) from None
+    finally:
+        source.close()
+        engine.dispose()
+
+
 def _print_json(payload: Any, stream: Any) -> None:
     stream.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
 
@@ -297,6 +319,8 @@ def main(argv: Sequence[str] | None = None, *, settings_factory: Callable[[], Se
         settings = settings_factory()
         if args.command == "seed":
             result = _seed(args, settings)
+        elif args.command == "analytics":
+            result = _analytics(args, settings)
         else:
             engine = make_engine(settings)
             try:

@@ -38,6 +38,8 @@ def make_engine(settings: Settings) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     """Create every table that does not exist yet."""
+    import personalization.analytics.models  # noqa: F401  registers the analytics tables on Base
+
     Base.metadata.create_all(engine)
 
 

@@ -1,0 +1,134 @@
+"""Analytics tables, filled incrementally by :mod:`personalization.analytics.pipeline`.
+
+They live on the app's :class:`~personalization.models.Base`, so ``create_schema`` creates them
+(once this module is imported; :func:`personalization.analytics.ensure_tables` does both).
+
+* ``analytics_conversations``: one row per Rasa *session* (a sender id can have several sessions;
+  the key is ``"<sender_id>#<id of the event that opened the session>"``).
+* ``analytics_turns``: one row per member message (Rasa ``user`` event), text masked.
+* ``analytics_cursor``: per source, the id of the last event (or app row) processed.
+
+No foreign keys to the member store: analytics must survive a member's deletion (privacy
+requests) and anonymous visitors have no member row.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from personalization.models import Base
+
+RESOLVED_BY = ("bot", "human", "unresolved")
+
+
+class AnalyticsConversation(Base):
+    """One conversation (Rasa session) with its aggregates and the joined app facts."""
+
+    __tablename__ = "analytics_conversations"
+    __table_args__ = (
+        Index("ix_analytics_conv_day", "started_day"),
+        Index("ix_analytics_conv_sender_start", "sender_id", "start_event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_key: Mapped[str] = mapped_column(String(300), unique=True)
+    source: Mapped[str] = mapped_column(String(64))
+    sender_id: Mapped[str] = mapped_column(String(255))
+    start_event_id: Mapped[int] = mapped_column(BigInteger)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)  # events up to here are applied (idempotence guard)
+    member_id: Mapped[Optional[str]] = mapped_column(String(32), default=None, index=True)
+    tier: Mapped[Optional[str]] = mapped_column(String(16), default=None, index=True)
+    segment: Mapped[Optional[str]] = mapped_column(String(16), default=None, index=True)
+    channel: Mapped[Optional[str]] = mapped_column(String(32), default=None)
+    language: Mapped[Optional[str]] = mapped_column(String(2), default=None)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    started_day: Mapped[date] = mapped_column(Date)
+    ended_at: Mapped[datetime] = mapped_column(DateTime)
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+    intents: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # intent -> count
+    fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    last_turn_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_turn_event_id: Mapped[Optional[int]] = mapped_column(BigInteger, default=None)
+    first_polarity: Mapped[Optional[str]] = mapped_column(String(16), default=None)
+    first_emotion: Mapped[Optional[str]] = mapped_column(String(16), default=None)
+    last_polarity: Mapped[Optional[str]] = mapped_column(String(16), default=None, index=True)
+    last_emotion: Mapped[Optional[str]] = mapped_column(String(16), default=None)
+    # [[polarity, emotion, score], ...] per member message, at most SENTIMENT_PATH_MAX entries.
+    sentiment_path: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Handoff as seen in the event stream (action_handoff_to_human / a "handoff" payload) ...
+    handoff_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ... and as stored by the desk (personalization.models.HandoffRequest), joined by the pipeline.
+    handoff_id: Mapped[Optional[int]] = mapped_column(Integer, default=None)
+    handoff_reason: Mapped[Optional[str]] = mapped_column(String(32), default=None)
+    handoff_emotion: Mapped[Optional[str]] = mapped_column(String(16), default=None)
+    handoff_status: Mapped[Optional[str]] = mapped_column(String(16), default=None)
+    handoff_at: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+    agent_id: Mapped[Optional[int]] = mapped_column(Integer, default=None)
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+    csat: Mapped[Optional[int]] = mapped_column(Integer, default=None)
+    resolved_by: Mapped[str] = mapped_column(String(12), default="bot")  # bot / human / unresolved
+    # Personalization outcomes (see metrics.recommendation_click_through / coupon_rates).
+    rec_shown: Mapped[int] = mapped_column(Integer, default=0)  # product_cards replies
+    rec_engaged: Mapped[bool] = mapped_column(Boolean, default=False)
+    coupon_offers_shown: Mapped[int] = mapped_column(Integer, default=0)
+    coupons_claimed: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # True while a joined app fact can still change (an active handoff): re-joined on every run.
+    needs_refresh: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class AnalyticsTurn(Base):
+    """One member message."""
+
+    __tablename__ = "analytics_turns"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_analytics_turn_event"),
+        Index("ix_analytics_turn_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("analytics_conversations.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, 3... within the conversation
+    at: Mapped[datetime] = mapped_column(DateTime)
+    day: Mapped[date] = mapped_column(Date)
+    intent: Mapped[Optional[str]] = mapped_column(String(64), default=None)
+    confidence: Mapped[Optional[float]] = mapped_column(Float, default=None)
+    polarity: Mapped[Optional[str]] = mapped_column(String(16), default=None)
+    emotion: Mapped[Optional[str]] = mapped_column(String(16), default=None)
+    score: Mapped[Optional[float]] = mapped_column(Float, default=None)
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    text_masked: Mapped[str] = mapped_column(Text, default="")
+
+
+class AnalyticsCursor(Base):
+    """Where a source was read up to; written in the same transaction as the rows it produced."""
+
+    __tablename__ = "analytics_cursor"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    events_processed: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+
+
+ANALYTICS_TABLES = (AnalyticsConversation.__table__, AnalyticsTurn.__table__, AnalyticsCursor.__table__)
