@@ -89,27 +89,49 @@ def record_nlu(session: Session, conversation_id: str, message_id: int, *, inten
     return desk_conv.update_message_nlu(session, message_id, intent=intent, sentiment=sentiment)
 
 
+def _bot_item(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(text, payload) of one Rasa REST response item; the payload holds buttons, custom data, image."""
+    payload: dict[str, Any] = {}
+    buttons = item.get("buttons")
+    if isinstance(buttons, list) and buttons:
+        payload["buttons"] = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in buttons if isinstance(b, dict)
+        ]
+    custom = item.get("custom")
+    if isinstance(custom, dict):
+        payload.update(custom)
+    if isinstance(item.get("image"), str):
+        payload["image"] = item["image"]
+    text = item.get("text") if isinstance(item.get("text"), str) else ""
+    return text, payload
+
+
+def merge_bot_items(items: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The bot's messages as the member should see them.
+
+    Rasa's REST channel sends one message with text and a custom payload as two items (the text,
+    then the payload alone); they are joined again, so the widget shows one bubble with its cards.
+    """
+    merged: list[tuple[str, dict[str, Any]]] = []
+    for item in items:
+        text, payload = _bot_item(item)
+        if not text and not payload:
+            continue
+        if not text and merged and merged[-1][0] and "type" not in merged[-1][1] and "type" in payload:
+            previous_text, previous_payload = merged[-1]
+            merged[-1] = (previous_text, {**previous_payload, **payload})
+            continue
+        merged.append((text, payload))
+    return merged
+
+
 def store_bot_items(session: Session, conversation_id: str, items: list[dict[str, Any]]) -> Outcome:
     """Store the bot's response items; notes whether the dialogue queued a handoff."""
     outcome = Outcome()
-    for item in items:
-        payload: dict[str, Any] = {}
-        buttons = item.get("buttons")
-        if isinstance(buttons, list) and buttons:
-            payload["buttons"] = [
-                {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-                for b in buttons if isinstance(b, dict)
-            ]
-        custom = item.get("custom")
-        if isinstance(custom, dict):
-            payload.update(custom)
-            if custom.get("type") == "handoff":
-                outcome.extra["handoff_requested"] = True
-        if isinstance(item.get("image"), str):
-            payload["image"] = item["image"]
-        text = item.get("text") if isinstance(item.get("text"), str) else ""
-        if not text and not payload:
-            continue
+    for text, payload in merge_bot_items(items):
+        if payload.get("type") == "handoff":
+            outcome.extra["handoff_requested"] = True
         message, _ = desk_conv.append_message(session, conversation_id, sender="bot", text=text,
                                               payload=payload or None)
         outcome.messages.append(message)

@@ -227,3 +227,19 @@ def test_language_switch_goes_to_rasa_metadata(client: TestClient, rasa: FakeRas
     assert rasa.webhook_calls[-1]["metadata"]["language"] == "en"
     with client.websocket_connect(f"/ws/chat?token={token}") as ws:
         assert _hello(ws)["language"] == "en"
+
+
+def test_rasa_text_and_its_payload_become_one_bot_message() -> None:
+    from web.flows import merge_bot_items
+
+    items = [
+        {"recipient_id": "c", "text": "您的积分：1200", "buttons": [{"title": "好", "payload": "/affirm"}]},
+        {"recipient_id": "c", "custom": {"type": "points", "balance": 1200}},
+        {"recipient_id": "c", "text": "还有什么可以帮您的吗？"},
+        {"recipient_id": "c", "custom": {"type": "handoff", "handoff_id": 3}},
+        {"recipient_id": "c"},
+    ]
+    assert merge_bot_items(items) == [
+        ("您的积分：1200", {"buttons": [{"title": "好", "payload": "/affirm"}], "type": "points", "balance": 1200}),
+        ("还有什么可以帮您的吗？", {"type": "handoff", "handoff_id": 3}),
+    ]

@@ -89,6 +89,9 @@
     mine: [],
     agents: [],
     unread: {},
+    // Frames for a conversation that is being opened (its GET is in flight), by seq.
+    loading: null,
+    pending: {},
     current: null, // {cid, conversation, handoff, messages: {seq: msg}, panel, suggestions}
     ws: null,
     retry: 0,
@@ -352,12 +355,18 @@
   function openConversation(cid, quiet) {
     if (!cid) return Promise.resolve();
     delete state.unread[cid];
+    state.loading = cid;
+    state.pending[cid] = state.pending[cid] || {};
     return api("GET", "/agent/api/conversations/" + encodeURIComponent(cid)).then(function (data) {
       var messages = {};
       // Frames that arrived while this request was in flight are newer than its snapshot: keep them.
       if (state.current && state.current.cid === cid) {
         Object.keys(state.current.messages).forEach(function (seq) { messages[seq] = state.current.messages[seq]; });
       }
+      var pending = state.pending[cid] || {};
+      Object.keys(pending).forEach(function (seq) { messages[seq] = Object.assign({}, messages[seq] || {}, pending[seq]); });
+      delete state.pending[cid];
+      if (state.loading === cid) state.loading = null;
       (data.messages || []).forEach(function (m) {
         if (!m || typeof m.seq !== "number") return;
         var known = messages[m.seq];
@@ -372,6 +381,8 @@
       renderMine();
       scrollTranscript();
     }, function (error) {
+      delete state.pending[cid];
+      if (state.loading === cid) state.loading = null;
       if (error && (error.status === 403 || error.status === 404)) {
         // Resolved, cancelled or transferred away: no longer this agent's to see.
         if (state.current && state.current.cid === cid) closeConversation();
@@ -570,8 +581,17 @@
     return box.children.length ? box : null;
   }
 
+  /** Keep a frame for the conversation whose GET is in flight; true when it was kept. */
+  function bufferWhileLoading(cid, message) {
+    if (state.loading !== cid || (state.current && state.current.cid === cid)) return false;
+    var buffer = state.pending[cid] || (state.pending[cid] = {});
+    buffer[message.seq] = Object.assign({}, buffer[message.seq] || {}, message);
+    return true;
+  }
+
   function addMessage(cid, message) {
     if (!message || typeof message.seq !== "number") return;
+    if (bufferWhileLoading(cid, message)) return;
     if (state.current && state.current.cid === cid) {
       var fresh = !state.current.messages[message.seq];
       state.current.messages[message.seq] = message;
@@ -596,6 +616,7 @@
   }
 
   function updateMessage(cid, message) {
+    if (message && typeof message.seq === "number" && bufferWhileLoading(cid, message)) return;
     if (!message || !state.current || state.current.cid !== cid) return;
     var seq = message.seq;
     if (typeof seq !== "number" && message.id !== undefined) {

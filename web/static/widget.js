@@ -1028,6 +1028,8 @@
       var text = displayText(message.text, payload, this.lang);
       if (text) body.appendChild(el("div", "mc-bubble", text, { "data-testid": "msg-text" }));
       if (payload) this.appendPayload(body, payload, message);
+      // Nothing to show (a data-only payload such as a hand-off notice): no empty bubble.
+      if (body.children.length === 1) return null;
       var meta = el("div", "mc-meta");
       meta.appendChild(el("time", "mc-time", timeLabel(message.created_at), { datetime: message.created_at || "" }));
       body.appendChild(meta);
