@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -217,22 +217,49 @@ def mask_name(name: str | None) -> str | None:
     return name[0] + "*" * max(len(name) - 1, 1)
 
 
-def _last_member_text(session: Session, conversation_id: str) -> str | None:
-    text = session.scalar(
-        select(ChatMessage.text)
-        .join(Conversation, Conversation.id == ChatMessage.conversation_id)
-        .where(Conversation.public_id == conversation_id, ChatMessage.sender == "member")
-        .order_by(ChatMessage.seq.desc())
-        .limit(1)
-    )
+def _preview(text: str | None) -> str | None:
     if text is None:
         return None
     return text if len(text) <= LAST_MESSAGE_CHARS else text[: LAST_MESSAGE_CHARS - 1] + "…"
 
 
-def _queue_item(session: Session, request: HandoffRequest, now: datetime, position: int | None) -> dict[str, Any]:
+def _last_member_texts(session: Session, conversation_ids: list[str]) -> dict[str, str | None]:
+    """The newest member message of each conversation, in one query (the queue is pushed often)."""
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(ChatMessage.conversation_id, func.max(ChatMessage.seq).label("seq"))
+        .join(Conversation, Conversation.id == ChatMessage.conversation_id)
+        .where(Conversation.public_id.in_(conversation_ids), ChatMessage.sender == "member")
+        .group_by(ChatMessage.conversation_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Conversation.public_id, ChatMessage.text)
+        .join(ChatMessage, ChatMessage.conversation_id == Conversation.id)
+        .join(newest, (newest.c.conversation_id == ChatMessage.conversation_id) & (newest.c.seq == ChatMessage.seq))
+    ).all()
+    return {public_id: _preview(text) for public_id, text in rows}
+
+
+def _last_member_text(session: Session, conversation_id: str) -> str | None:
+    return _last_member_texts(session, [conversation_id]).get(conversation_id)
+
+
+def _queue_item(
+    session: Session,
+    request: HandoffRequest,
+    now: datetime,
+    position: int | None,
+    last_texts: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
     member = session.get(Member, request.member_id) if request.member_id else None
     waiting_until = request.claimed_at or now
+    last_message = (
+        last_texts.get(request.conversation_id)
+        if last_texts is not None
+        else _last_member_text(session, request.conversation_id)
+    )
     return {
         "handoff_id": request.id,
         "conversation_id": request.conversation_id,
@@ -243,7 +270,7 @@ def _queue_item(session: Session, request: HandoffRequest, now: datetime, positi
         "emotion": request.emotion,
         "score": queue_score(request, now) if request.status == "queued" else int(request.priority),
         "waiting_seconds": max(int((waiting_until - request.created_at).total_seconds()), 0),
-        "last_message": _last_member_text(session, request.conversation_id),
+        "last_message": last_message,
         "status": request.status,
         "agent_id": request.agent_id,
         "agent_name": _agent_name(session, request.agent_id),
@@ -255,7 +282,13 @@ def _queue_item(session: Session, request: HandoffRequest, now: datetime, positi
 def queue(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
     """Queued handoffs, best score first, then first come."""
     now = resolve_now(now)
-    return [_queue_item(session, r, now, i + 1) for i, r in enumerate(_ordered_queue(session, now))]
+    ordered = _ordered_queue(session, now)
+    # Members come from the identity map after one query; last messages in one query.
+    member_ids = [r.member_id for r in ordered if r.member_id]
+    if member_ids:
+        session.scalars(select(Member).where(Member.member_id.in_(member_ids))).all()
+    last_texts = _last_member_texts(session, [r.conversation_id for r in ordered])
+    return [_queue_item(session, r, now, i + 1, last_texts) for i, r in enumerate(ordered)]
 
 
 def assigned_to(session: Session, agent_id: int, now: datetime | None = None) -> list[dict[str, Any]]:
