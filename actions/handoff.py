@@ -9,7 +9,6 @@ from actions import context
 from actions.base import MemberServiceAction, Turn
 from personalization.services import requests
 
-
 # The reaction that led here (components.reaction_policy) → the hand-off reason.
 _REACTION_REASONS = {"utter_apologize_anger": "negative_emotion", "utter_fallback_handoff": "repeated_fallback"}
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Callable, Mapping, Optional
 
+from personalization.local_secrets import ensure_secret_file
 from personalization.settings import PROJECT_ROOT, Settings
 
 logger = logging.getLogger(__name__)
@@ -33,15 +33,7 @@ def ensure_rasa_token(settings: Settings) -> str:
     """The token of Rasa's HTTP API: from settings, else kept in ``var/rasa_token`` (created once, mode 0600)."""
     if settings.rasa_token:
         return settings.rasa_token
-    path = Path(settings.var_dir) / "rasa_token"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token)
-    return token
+    return ensure_secret_file(Path(settings.var_dir) / "rasa_token", nbytes=32)
 
 
 def free_port() -> int:

@@ -16,8 +16,16 @@ from fastapi import APIRouter, Depends, Request, WebSocket
 from pydantic import BaseModel
 
 from web import flows
-from web.auth import (AGENT_ROLES, CSRF_HEADER, SESSION_COOKIE, AgentPrincipal, check_csrf, check_origin,
-                      load_principal, read_session_token)
+from web.auth import (
+    AGENT_ROLES,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    AgentPrincipal,
+    check_csrf,
+    check_origin,
+    load_principal,
+    read_session_token,
+)
 from web.context import AppContext, get_ctx
 from web.errors import ApiError
 from web.hub import Connection

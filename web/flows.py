@@ -26,7 +26,6 @@ from personalization.settings import Settings
 from web.texts import system_text
 
 
-
 @dataclass
 class Outcome:
     """What a use case changed: new messages, the handoff before/after, the conversation state."""

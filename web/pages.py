@@ -13,9 +13,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from web.agent_api import current_principal
-from web.auth import (AGENT_ROLES, OPS_ROLES, SESSION_COOKIE, check_csrf, check_origin, clear_session_cookie,
-                      csrf_token_for, make_session_token, new_csrf_token, principal_from_agent, read_session_token,
-                      set_csrf_cookie, set_session_cookie)
+from web.auth import (
+    AGENT_ROLES,
+    OPS_ROLES,
+    SESSION_COOKIE,
+    check_csrf,
+    check_origin,
+    clear_session_cookie,
+    csrf_token_for,
+    make_session_token,
+    new_csrf_token,
+    principal_from_agent,
+    read_session_token,
+    set_csrf_cookie,
+    set_session_cookie,
+)
 from web.context import get_ctx
 from web.errors import ApiError
 from web.tokens import new_visitor_id, sign_member_token

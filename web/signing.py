@@ -12,12 +12,11 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
-import secrets
 import time
 from pathlib import Path
 from typing import Any
 
+from personalization.local_secrets import ensure_secret_file
 from personalization.settings import Settings
 
 
@@ -74,15 +73,4 @@ def ensure_web_secret(settings: Settings) -> str:
     """The web app's signing secret: from settings, else kept in ``var/web_secret`` (created once, mode 0600)."""
     if settings.web_secret:
         return settings.web_secret
-    path = Path(settings.var_dir) / "web_secret"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it just now
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value)
-    return value
+    return ensure_secret_file(Path(settings.var_dir) / "web_secret", nbytes=48)

@@ -6,7 +6,13 @@ Importing this package registers the analytics tables on the app's ``Base`` (so
 """
 
 from personalization.analytics.models import AnalyticsConversation, AnalyticsCursor, AnalyticsTurn
-from personalization.analytics.pipeline import EventSource, EventSourceError, SqlEventSource, ensure_tables, run_pipeline
+from personalization.analytics.pipeline import (
+    EventSource,
+    EventSourceError,
+    SqlEventSource,
+    ensure_tables,
+    run_pipeline,
+)
 
 __all__ = [
     "AnalyticsConversation",

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from personalization.analytics import pipeline
 from personalization.analytics.models import AnalyticsConversation, AnalyticsCursor, AnalyticsTurn
-from personalization.analytics.pipeline import EventSource, EventSourceError, SqlEventSource, reset_cursors, run_pipeline
+from personalization.analytics.pipeline import (
+    EventSource,
+    EventSourceError,
+    SqlEventSource,
+    reset_cursors,
+    run_pipeline,
+)
 from personalization.models import HandoffRequest
 from tests.analytics.builders import EventLog, add_csat, app_db, write_events
 from tests.analytics.conftest import D1, D2, World, at, build_world

@@ -9,7 +9,13 @@ import pytest
 
 from personalization.language import has_chinese
 from personalization.sentiment.data import (
-    DATA_DIR_NAME, SERVICE_TEST, load_corpus, load_nlu_examples, load_reviews, load_service_tsv, normalize,
+    DATA_DIR_NAME,
+    SERVICE_TEST,
+    load_corpus,
+    load_nlu_examples,
+    load_reviews,
+    load_service_tsv,
+    normalize,
 )
 from personalization.settings import PROJECT_ROOT
 

@@ -21,9 +21,23 @@ except ImportError as exc:  # pragma: no cover - the environment, not the app
 
 from personalization.models import CsatRating, HandoffRequest
 from personalization.services.points import points_summary
-from tests.web.browser_support import (BOT_TIMEOUT_MS, UI_TIMEOUT_MS, BrowserStack, browser, browser_stack,
-                                       login_agent, member_texts, open_chat_with_token, open_member_chat,
-                                       rendered_seqs, say, screenshot, wait_js, wait_until, watch)
+from tests.web.browser_support import (
+    BOT_TIMEOUT_MS,
+    UI_TIMEOUT_MS,
+    BrowserStack,
+    browser,
+    browser_stack,
+    login_agent,
+    member_texts,
+    open_chat_with_token,
+    open_member_chat,
+    rendered_seqs,
+    say,
+    screenshot,
+    wait_js,
+    wait_until,
+    watch,
+)
 
 __all__ = ["browser", "browser_stack"]  # the module fixtures, imported so that pytest finds them
 

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from tests.web.helpers import FakeRasa, WebDb, member_token, receive_until
 from personalization.models import ChatMessage, Conversation
+from tests.web.helpers import FakeRasa, WebDb, member_token, receive_until
 
 
 def _hello(ws: Any) -> dict[str, Any]:
