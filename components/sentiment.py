@@ -19,7 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
@@ -43,6 +46,20 @@ class SentimentAnnotator(StatelessComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"model_path": None, "num_threads": 1}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentimentAnnotator":
+        """Loads the model and tags one message, so the server's first member does not wait for it
+        (and a missing or broken model stops the server at start, with the tagger's message)."""
+        annotator = cls(config)
+        annotator._tagger().tag("你好")
+        return annotator
 
     def _tagger(self) -> SentimentTagger:
         threads = self._config.get("num_threads")
