@@ -2,7 +2,8 @@
 
 Identical to ``rasa`` except that action-server responses are validated with a schema validator
 built once and event types are found in a lookup table (:mod:`rasa_ext.speedups`), and button
-payloads keep their sentiment tag (:mod:`rasa_ext.payload_sentiment`). ``make run`` and the
+payloads keep their sentiment tag (:mod:`rasa_ext.payload_sentiment`), and the ``rest_nlu`` channel
+returns each message's NLU result with the answer (:mod:`rasa_ext.channels`). ``make run`` and the
 benchmarks serve through it.
 """
 
@@ -14,10 +15,11 @@ import sys
 def main() -> None:
     from rasa.__main__ import main as rasa_main
 
-    from rasa_ext import payload_sentiment, speedups
+    from rasa_ext import channels, payload_sentiment, speedups
 
     speedups.install()
     payload_sentiment.install()
+    channels.install()
     sys.argv[0] = "rasa"
     rasa_main()
 

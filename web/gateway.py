@@ -117,13 +117,13 @@ class MemberSession:
             metadata["member_id"] = self.identity.member_id
         ctx.hub.to_conversation(cid, {"type": "typing", "who": "bot", "on": True})
         try:
-            items = await ctx.rasa.send(cid, text, metadata)
+            turn = await ctx.rasa.send(cid, text, metadata)
         except RasaUnavailable:
             ctx.hub.to_conversation(cid, {"type": "typing", "who": "bot", "on": False})
             self.conn.send(ApiError("bot_unavailable").frame())
             return
-        parse = await ctx.rasa.latest_parse(cid)
-        outcome = await ctx.store.call(flows.store_bot_items, cid, items)
+        parse = turn.parse
+        outcome = await ctx.store.call(flows.store_bot_items, cid, turn.items)
         ctx.hub.to_conversation(cid, {"type": "typing", "who": "bot", "on": False})
         updated = await ctx.store.call(
             flows.record_nlu, cid, message["id"], intent=parse.intent, sentiment=parse.sentiment)

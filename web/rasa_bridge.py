@@ -1,11 +1,11 @@
-"""The Rasa server as the gateway calls it: the REST channel and the tracker's latest parse."""
+"""The Rasa server as the gateway calls it: the ``rest_nlu`` channel (the bot's answer and the NLU
+result of the member's message in one request, see ``rasa_ext.channels``) and ``/model/parse``."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -22,6 +22,14 @@ class ParseResult:
 
     intent: str | None
     sentiment: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class BotTurn:
+    """The bot's answer to one member message, and the NLU result of that message."""
+
+    items: list[dict[str, Any]]
+    parse: ParseResult
 
 
 class RasaBridge:
@@ -45,19 +53,21 @@ class RasaBridge:
             await self._client.aclose()
             self._client = None
 
-    async def send(self, sender: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        """Send one member message; returns Rasa's response items (text, buttons, custom)."""
+    async def send(self, sender: str, message: str, metadata: dict[str, Any]) -> BotTurn:
+        """Send one member message; returns Rasa's response items (text, buttons, custom) and what
+        NLU made of the message."""
         body = {"sender": sender, "message": message, "metadata": metadata}
         try:
-            response = await self._http().post(f"{self.base}/webhooks/rest/webhook", json=body)
+            response = await self._http().post(f"{self.base}/webhooks/rest_nlu/webhook", json=body)
             response.raise_for_status()
-            items = response.json()
+            answer = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             logger.warning("Rasa REST channel failed: %s", type(exc).__name__)
             raise RasaUnavailable(str(type(exc).__name__)) from exc
+        items = answer.get("messages") if isinstance(answer, dict) else None
         if not isinstance(items, list):
             raise RasaUnavailable("unexpected response")
-        return [item for item in items if isinstance(item, dict)]
+        return BotTurn(items=[item for item in items if isinstance(item, dict)], parse=_parse_result(answer.get("nlu")))
 
     async def parse(self, text: str) -> ParseResult:
         """NLU only (``POST /model/parse``): no tracker, no dialogue. For messages the bot must not answer
@@ -71,26 +81,14 @@ class RasaBridge:
             logger.warning("Rasa parse request failed: %s", type(exc).__name__)
             return ParseResult(intent=None, sentiment=None)
 
-    async def latest_parse(self, sender: str) -> ParseResult:
-        """Intent name and sentiment of the conversation's latest user message (None when unknown)."""
-        url = f"{self.base}/conversations/{quote(sender, safe='')}/tracker"
-        try:
-            response = await self._http().get(url, params={"include_events": "NONE", "token": self.token})
-            response.raise_for_status()
-            tracker = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            logger.warning("Rasa tracker request failed: %s", type(exc).__name__)
-            return ParseResult(intent=None, sentiment=None)
-        return _parse_result(tracker.get("latest_message") if isinstance(tracker, dict) else None)
-
 
 def _parse_result(parsed: object) -> ParseResult:
-    """Intent name and sentiment of a parse result (``/model/parse`` or a tracker's latest message)."""
+    """Intent name and sentiment of a parse result (``/model/parse`` or the ``rest_nlu`` channel's ``nlu``)."""
     if not isinstance(parsed, dict):
         return ParseResult(intent=None, sentiment=None)
-    intent = parsed.get("intent") if isinstance(parsed.get("intent"), dict) else {}
+    intent = parsed.get("intent")
+    name = intent.get("name") if isinstance(intent, dict) else intent  # /model/parse nests it
     sentiment = parsed.get("sentiment")
-    name = intent.get("name")
     return ParseResult(
         intent=name if isinstance(name, str) else None,
         sentiment=sentiment if isinstance(sentiment, dict) else None,

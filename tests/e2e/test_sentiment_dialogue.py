@@ -124,3 +124,18 @@ def test_two_fallbacks_in_a_row_go_to_a_human(chat: Any) -> None:
     answer = chat.say("？？？")
     handoff = payloads(answer, "handoff")
     assert handoff and handoff[0]["reason"] == "repeated_fallback", answer
+
+
+def test_the_rest_nlu_channel_answers_with_the_messages_and_the_nlu_result(stack: Stack, chat: Any) -> None:
+    body = {"sender": chat.sender + "-nlu", "message": "你们这什么破服务，气死我了！"}
+    answer = requests.post(f"{stack.rasa_url}/webhooks/rest_nlu/webhook", json=body, timeout=60).json()
+    assert answer["nlu"]["sentiment"]["emotion"] == "anger"
+    assert answer["nlu"]["intent"] == "complain" and 0 < answer["nlu"]["confidence"] <= 1
+    # The same reply as the plain REST channel gives in a fresh conversation (the queue position
+    # in the hand-off message moves on by one).
+    plain = chat.say(body["message"])
+    assert len(answer["messages"]) == len(plain) and answer["messages"][0]["text"] == plain[0]["text"]
+    assert payloads(answer["messages"], "handoff") and payloads(plain, "handoff")
+    # And the tracker holds the same tag as the channel reported.
+    (user_event,) = [e for e in tracker_events(stack, body["sender"]) if e["event"] == "user"]
+    assert user_event["parse_data"]["sentiment"] == answer["nlu"]["sentiment"]

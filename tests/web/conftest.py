@@ -1,7 +1,7 @@
 """Fixtures of the web app tests: a small seeded database, a stand-in Rasa server, the app.
 
-The stand-in Rasa is a real HTTP server on a free port (``/webhooks/rest/webhook`` and
-``/conversations/{id}/tracker``) with fixed answers by message text; for "转人工" it queues a
+The stand-in Rasa is a real HTTP server on a free port (``/webhooks/rest_nlu/webhook``, see
+``rasa_ext.channels``, and ``/model/parse``) with fixed answers by message text; for "转人工" it queues a
 handoff in the database the way the action server's handoff action does. The lead's e2e and
 browser tests run the real Rasa.
 """

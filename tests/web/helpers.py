@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, urlparse
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,14 +24,12 @@ class FakeRasa:
     url: str = ""
     factory: sessionmaker[Session] | None = None
     webhook_calls: list[dict[str, Any]] = field(default_factory=list)
-    tracker_calls: list[dict[str, Any]] = field(default_factory=list)
     parse_calls: list[str] = field(default_factory=list)
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail: bool = False
 
     def reset(self) -> None:
         self.webhook_calls.clear()
-        self.tracker_calls.clear()
         self.parse_calls.clear()
         self.latest.clear()
         self.fail = False
@@ -94,24 +92,16 @@ def rasa_handler(fake: FakeRasa) -> type[BaseHTTPRequestHandler]:
                     return self._send(401, {"error": "token"})
                 fake.parse_calls.append(body["text"])
                 return self._send(200, fake.nlu(body["text"]))
-            if self.path != "/webhooks/rest/webhook":
+            if self.path != "/webhooks/rest_nlu/webhook":
                 return self._send(404, {})
             fake.webhook_calls.append(body)
             if fake.fail:
                 return self._send(500, {"error": "boom"})
-            return self._send(200, fake.answer(body))
-
-        def do_GET(self) -> None:  # noqa: N802
-            url = urlparse(self.path)
-            parts = url.path.split("/")
-            if len(parts) != 4 or parts[1] != "conversations" or parts[3] != "tracker":
-                return self._send(404, {})
-            query = parse_qs(url.query)
-            if query.get("token") != [RASA_TOKEN]:
-                return self._send(401, {"error": "token"})
-            sender = unquote(parts[2])
-            fake.tracker_calls.append({"sender": sender, "query": query})
-            return self._send(200, {"sender_id": sender, "latest_message": fake.latest.get(sender, {})})
+            items = fake.answer(body)
+            latest = fake.latest[body["sender"]]
+            nlu = {"intent": latest["intent"]["name"], "confidence": latest["intent"]["confidence"],
+                   "sentiment": latest["sentiment"]}
+            return self._send(200, {"messages": items, "nlu": nlu})
 
     return Handler
 
