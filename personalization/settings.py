@@ -50,6 +50,8 @@ class Settings:
     web_port: int = 8000
     web_secret: str = ""
     web_demo: bool = True
+    # Seconds between the web app's incremental analytics pipeline runs (0 = off).
+    analytics_interval_s: float = 15.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -78,4 +80,5 @@ class Settings:
             web_port=int(env.get("WEB_PORT", defaults.web_port)),
             web_secret=env.get("WEB_SECRET", defaults.web_secret),
             web_demo=env.get("WEB_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
+            analytics_interval_s=max(0.0, float(env.get("ANALYTICS_INTERVAL_S", defaults.analytics_interval_s))),
         )

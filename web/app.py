@@ -1,7 +1,7 @@
 """The FastAPI app: ``create_app(settings, rasa_url=..., rasa_token=...)``.
 
 Routes: ``/`` (demo shop), ``/demo/*`` (demo member tokens), ``/ws/chat`` (member gateway),
-``/agent/login``, ``/agent`` (console), ``/agent/api/*``, ``/ws/agent``, ``/ops``, ``/healthz``,
+``/agent/login``, ``/agent`` (console), ``/agent/api/*``, ``/ws/agent``, ``/ops``, ``/ops/api/*``, ``/healthz``,
 ``/static/*``. Nothing is created at import time.
 """
 
@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from personalization.db import create_schema, make_engine, session_factory
 from personalization.desk.errors import DeskError
 from personalization.settings import Settings
-from web import agent_api, gateway, pages
+from web import agent_api, gateway, ops_api, pages
+from web.analytics_runner import AnalyticsRunner
 from web.context import AppContext
 from web.errors import ApiError, from_desk_error
 from web.events import Relay
@@ -68,19 +69,23 @@ def create_app(settings: Settings, *, rasa_url: str, rasa_token: str, rasa_trans
     rasa = RasaBridge(rasa_url, rasa_token, transport=rasa_transport)  # type: ignore[arg-type]
     ctx = AppContext(settings=settings, secret=ensure_web_secret(settings), store=store, hub=hub,
                      relay=Relay(hub, store), rasa=rasa, templates=templates)
+    analytics = AnalyticsRunner(store.factory, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The desk tables (conversations, chat messages, agents, ...) may be newer than the database.
         await run_in_threadpool(create_schema, engine)
+        analytics.start()  # keeps the ops dashboard fresh (Settings.analytics_interval_s; 0 = off)
         try:
             yield
         finally:
+            await run_in_threadpool(analytics.stop)
             await rasa.aclose()
             engine.dispose()
 
     app = FastAPI(title="Member service web app", lifespan=lifespan)
     app.state.ctx = ctx
+    app.state.analytics_runner = analytics
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -113,6 +118,7 @@ def create_app(settings: Settings, *, rasa_url: str, rasa_token: str, rasa_trans
     app.include_router(pages.router)
     app.include_router(agent_api.router)
     app.include_router(agent_api.ws_router)
+    app.include_router(ops_api.router)
     app.include_router(gateway.router)
     static_dir = WEB_DIR / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir), check_dir=False), name="static")

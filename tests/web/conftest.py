@@ -63,7 +63,9 @@ def rasa(_rasa_server: FakeRasa) -> FakeRasa:
 
 @pytest.fixture()
 def settings(web_db: WebDb, tmp_path: Path) -> Settings:
-    return replace(Settings(), database_url=web_db.url, var_dir=str(tmp_path), web_secret=SECRET, web_demo=True)
+    # No background analytics runs in these short-lived apps (tests/web/test_ops_api.py tests the runner).
+    return replace(Settings(), database_url=web_db.url, var_dir=str(tmp_path), web_secret=SECRET, web_demo=True,
+                   analytics_interval_s=0, rasa_events_db=str(tmp_path / "events.db"))
 
 
 @pytest.fixture()
