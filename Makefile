@@ -30,8 +30,10 @@ help:
 	@echo "make test    - setup, then pytest + rasa data validate + rasa test (stories, held-out NLU)"
 	@echo "make bench   - NLU held-out/cross-validation and chat latency benchmarks (figures in bench/results/)"
 	@echo "make bench-web        - web app delivery: 50 member WebSockets + 5 agents, bot turns and handoff, vs Rasa REST"
+	@echo "make demo-traffic     - play ~1,000 realistic conversations through the running \`make run\` (or DEMO_TRAFFIC_ARGS=--start-stack), then the analytics"
 	@echo "make bench-recs       - recommender quality: MovieLens-100k vs RecBole Pop/ItemKNN/BPR, and the demo shop"
 	@echo "make bench-recs-scale - recommender fit time, latency and memory at 100k members / 10k products / 2M interactions"
+	@echo "make bench-analytics  - ops analytics: pipeline events/s and dashboard API p95 with 1M broker events"
 
 # ---------------------------------------------------------------- environments
 $(VENV_RASA)/.installed: requirements/rasa-deps.txt requirements/rasa-nodeps.txt requirements/rasa-sentiment.txt
@@ -81,7 +83,19 @@ $(BROWSER_STAMP):
 	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }; }
 	touch $@
 
-setup: $(VENV_RASA)/.installed $(VENV)/.installed $(JIEBA_DICT) $(MODEL) $(SHOP_DB)
+# Chart.js 4 (UMD build) for the ops dashboard, vendored from the npm registry at setup; never a CDN.
+CHARTJS_VERSION := 4.6.1
+CHARTJS := web/static/vendor/chart.umd.min.js
+
+$(CHARTJS):
+	@echo "==> vendoring chart.js@$(CHARTJS_VERSION) (ops dashboard charts)"
+	@command -v npm >/dev/null || { echo "npm is missing: install nodejs/npm (the ops dashboard falls back to tables)"; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd "$$tmp" && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null && tar -xzf chart.js-$(CHARTJS_VERSION).tgz) && \
+	  mkdir -p $(@D) && cp "$$tmp/package/dist/chart.umd.min.js" $@.tmp && cp "$$tmp/package/LICENSE.md" $(@D)/chart.js-LICENSE.md && \
+	  mv $@.tmp $@
+
+setup: $(VENV_RASA)/.installed $(VENV)/.installed $(JIEBA_DICT) $(MODEL) $(SHOP_DB) $(CHARTJS)
 	@echo "setup complete"
 
 # ---------------------------------------------------------------- serve
@@ -115,6 +129,14 @@ bench-chat: setup
 bench-web: setup
 	$(PY) -m bench.web_delivery
 
+# Demo traffic for the ops dashboard (issue 6): conversations through the web app of `make run`
+# (or its own stack: DEMO_TRAFFIC_ARGS="--start-stack"), demo agents on hand-offs, then the analytics
+# pipeline once. Not `setup` as a prerequisite: a re-seed under a running `make run` would hurt.
+DEMO_TRAFFIC_ARGS ?=
+.PHONY: demo-traffic
+demo-traffic: $(VENV)/.installed
+	$(PY) -m bench.demo_traffic $(DEMO_TRAFFIC_ARGS)
+
 # RecBole 1.2.1, the peer of the recommender benchmark, lives in its own venv (numpy<2, its own torch).
 $(VENV_BENCH)/.installed: requirements/bench-recbole.txt
 	@echo "==> creating $(VENV_BENCH) (RecBole peers for bench-recs)"
@@ -127,6 +149,11 @@ bench-recs: $(VENV)/.installed $(SHOP_DB) $(VENV_BENCH)/.installed
 
 bench-recs-scale: $(VENV)/.installed
 	$(PY) -m bench.recs_scale
+
+# Ops analytics with 1M synthetic broker events in a temp dir under /tmp (removed afterwards).
+.PHONY: bench-analytics
+bench-analytics: $(VENV)/.installed
+	$(PY) -m bench.analytics_scale
 
 # ---------------------------------------------------------------- sentiment model
 # The model ships in models/sentiment (~12 MB); this retrains it from scratch on the CPU (~3 min on 2 idle cores, ~11 min under load).
