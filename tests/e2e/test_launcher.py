@@ -68,4 +68,12 @@ def test_launcher_serves_and_stops_everything_on_ctrl_c(e2e_settings: Settings, 
         assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     finally:
         if process.poll() is None:
+            # A failed assertion must not leave the servers running (they would hold the ports).
+            leftover = _children_alive(process.pid)
             process.kill()
+            process.wait()
+            for pid in leftover:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
