@@ -69,16 +69,17 @@ $(SHOP_DB): $(VENV)/.installed $(PACKAGE_SRC)
 	$(PY) -m personalization train-recommender > var/recommender-summary.json
 	touch $@
 
-# Debian's chromium (driven by Playwright in the browser tests) and a Chinese font for it;
-# only `make test` needs them.
-BROWSER_PACKAGES := chromium fonts-wqy-microhei
+# Debian packages only `make test` needs: chromium (driven by Playwright in the browser tests), a
+# Chinese font for it, and rabbitmq-server (the analytics feed from Rasa's Pika broker is tested
+# against a throwaway server).
+BROWSER_PACKAGES := chromium fonts-wqy-microhei rabbitmq-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER_STAMP := var/.browser-installed
 
 $(BROWSER_STAMP):
 	@mkdir -p var
 	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { \
-	  echo "==> installing $(BROWSER_PACKAGES) (browser tests)"; \
+	  echo "==> installing $(BROWSER_PACKAGES) (browser and broker tests)"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }; }
 	touch $@

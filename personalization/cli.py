@@ -17,6 +17,7 @@ Commands::
     profiles [--full] [--quiet]
     agents --demo | --list | --create USERNAME --name NAME --role agent|ops|admin   (password on stdin)
     analytics [--progress] [--batch N]   (Rasa's SQL event broker -> analytics tables, incremental)
+    analytics --from-rabbitmq            (spool Rasa's Pika broker queue ANALYTICS_BROKER_URL, then the same)
 
 Query commands take ``--now YYYY-MM-DD[THH:MM[:SS]]`` to answer as of another instant
 (default: now). The database is ``Settings.database_url`` (``DATABASE_URL``).
@@ -158,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     analytics = commands.add_parser("analytics", help="load new Rasa events (Settings.rasa_events_db) into the analytics tables")
     analytics.add_argument("--progress", action="store_true", help="show a progress bar")
     analytics.add_argument("--batch", type=_positive_int, default=5000, help="events per transaction")
+    analytics.add_argument(
+        "--from-rabbitmq", action="store_true",
+        help="consume Rasa's Pika broker queue (ANALYTICS_BROKER_URL, ANALYTICS_BROKER_QUEUE) into the spool, then run on it",
+    )
     return parser
 
 
@@ -296,6 +301,8 @@ def _analytics(args: argparse.Namespace, settings: Settings) -> Any:
     from personalization.analytics.pipeline import EventSourceError, SqlEventSource, run_pipeline
     from personalization.db import create_schema
 
+    if getattr(args, "from_rabbitmq", False):
+        return _analytics_from_rabbitmq(args, settings)
     source = SqlEventSource.for_sqlite_file(settings.rasa_events_db)
     engine = make_engine(settings)
     try:
@@ -305,6 +312,28 @@ def _analytics(args: argparse.Namespace, settings: Settings) -> Any:
         raise CliError(str(exc), events_db=settings.rasa_events_db) from None
     finally:
         source.close()
+        engine.dispose()
+
+
+def _analytics_from_rabbitmq(args: argparse.Namespace, settings: Settings) -> Any:
+    """``analytics --from-rabbitmq``: spool the broker queue, then run the pipeline on the spool."""
+    from personalization.analytics.pipeline import EventSourceError, run_pipeline
+    from personalization.analytics.rabbitmq import SpoolEventSource, redact, spool_from_rabbitmq
+    from personalization.db import create_schema
+
+    if not settings.analytics_broker_url:
+        raise CliError("ANALYTICS_BROKER_URL is not set (e.g. amqp://guest:guest@127.0.0.1:5672/%2F)")
+    engine = make_engine(settings)
+    try:
+        create_schema(engine)
+        factory = session_factory(engine)
+        spool = spool_from_rabbitmq(
+            settings.analytics_broker_url, settings.analytics_broker_queue, factory, progress=args.progress
+        )
+        return {**run_pipeline(factory, SpoolEventSource(engine), batch=args.batch, progress=args.progress), "spool": spool}
+    except EventSourceError as exc:
+        raise CliError(str(exc), broker=redact(settings.analytics_broker_url), queue=settings.analytics_broker_queue) from None
+    finally:
         engine.dispose()
 
 

@@ -52,6 +52,10 @@ class Settings:
     web_demo: bool = True
     # Seconds between the web app's incremental analytics pipeline runs (0 = off).
     analytics_interval_s: float = 15.0
+    # RabbitMQ feed of Rasa's Pika event broker (`analytics --from-rabbitmq`; "" = not configured),
+    # e.g. amqp://guest:guest@127.0.0.1:5672/%2F, and the queue Rasa publishes to.
+    analytics_broker_url: str = ""
+    analytics_broker_queue: str = "rasa_events"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -81,4 +85,6 @@ class Settings:
             web_secret=env.get("WEB_SECRET", defaults.web_secret),
             web_demo=env.get("WEB_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
             analytics_interval_s=max(0.0, float(env.get("ANALYTICS_INTERVAL_S", defaults.analytics_interval_s))),
+            analytics_broker_url=env.get("ANALYTICS_BROKER_URL", defaults.analytics_broker_url).strip(),
+            analytics_broker_queue=env.get("ANALYTICS_BROKER_QUEUE", "").strip() or defaults.analytics_broker_queue,
         )

@@ -30,7 +30,8 @@ any SQLAlchemy URL. A RabbitMQ or Kafka source implements the same protocol:
   nothing to Kafka: the analytics cursor *is* the committed offset.
 * **RabbitMQ** (Pika) has no replay: a small consumer appends each message to a local spool table
   with an autoincrement id and acks it after the insert commits; the source reads that spool like
-  :class:`SqlEventSource` does (``SqlEventSource(url, table="spool")``).
+  :class:`SqlEventSource` does: :mod:`personalization.analytics.rabbitmq` (``spool_from_rabbitmq``
+  and ``SpoolEventSource``; ``python -m personalization analytics --from-rabbitmq``).
 
 On PostgreSQL, ids of concurrently inserted events can commit out of order; a reader that moves
 past a gap may miss the late row. Rasa writes one event per transaction from one process, so the
