@@ -30,7 +30,7 @@ MORE_BUTTON_PAYLOAD = "/ask_recommendation"
 _MORE = re.compile(
     r"换一批|换一换|再来|再推荐|更多|别的|其他|其它|\bmore\b|\bother\b|\belse\b|\banother\b", re.IGNORECASE
 )
-_FILTER_KEYS = ("category", "brand", "price_min", "price_max")
+_FILTER_KEYS = ("category", "brand", "price_min", "price_max", "keywords")
 
 
 class ActionRecommendProducts(MemberServiceAction):
@@ -80,6 +80,7 @@ def _asked_filters(turn: Turn) -> dict[str, Any]:
     """Category and brand from Rasa's entities first, then whatever the catalog parser finds."""
     category, brand = context.category(turn.tracker), context.brand(turn.tracker)
     price_min = price_max = None
+    keywords: list[str] = []
     text = context.latest_text(turn.tracker)
     if text and not text.startswith("/"):
         try:
@@ -91,18 +92,21 @@ def _asked_filters(turn: Turn) -> dict[str, Any]:
             brand = brand or parsed.brand
             price_min = float(parsed.price_min) if parsed.price_min is not None else None
             price_max = float(parsed.price_max) if parsed.price_max is not None else None
-    return {"category": category, "brand": brand, "price_min": price_min, "price_max": price_max}
+            keywords = list(parsed.keywords)
+    return {"category": category, "brand": brand, "price_min": price_min, "price_max": price_max, "keywords": keywords}
 
 
 def _intro(turn: Turn, asked: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """The sentence above the list: filtered, best sellers (visitors, opted out) or personal."""
-    category, brand = asked.get("category"), asked.get("brand")
+    category, brand, keywords = asked.get("category"), asked.get("brand"), asked.get("keywords") or []
     price = texts.price_range(asked.get("price_min"), asked.get("price_max"), turn.lang)
-    if category or brand or price:
+    if category or brand or price or keywords:
+        # What the member said ("耳机") reads better than its category ("数码").
+        what = ("、" if turn.lang == "zh" else "/").join(keywords) if keywords else ""
         names = [
             price,
             texts.brand_name(brand, turn.lang) if brand else "",
-            texts.category_name(category, turn.lang) if category else "",
+            what or (texts.category_name(category, turn.lang) if category else ""),
         ]
         return "utter_recommend_filtered", {"filter": (" " if turn.lang == "en" else "").join(n for n in names if n)}
     if turn.member is None:

@@ -85,6 +85,7 @@ def _candidates(
     brand: str | None,
     price_min: Decimal | float | None = None,
     price_max: Decimal | float | None = None,
+    keywords: Collection[str] = (),
 ) -> list[Product]:
     query = select(Product).where(Product.stock > 0, Product.launched_at <= now)
     if category:
@@ -95,7 +96,14 @@ def _candidates(
         query = query.where(Product.price >= Decimal(str(price_min)))
     if price_max is not None:
         query = query.where(Product.price <= Decimal(str(price_max)))
-    return list(session.scalars(query.order_by(Product.sku)))
+    products = list(session.scalars(query.order_by(Product.sku)))
+    return [p for p in products if _mentions_any(p, keywords)] if keywords else products
+
+
+def _mentions_any(product: Product, keywords: Collection[str]) -> bool:
+    """Whether a keyword the member used ("耳机", "earbuds") is in the product's titles or tags."""
+    haystack = " ".join([product.title_zh, product.title_en, *(product.tags or [])]).lower()
+    return any(word.strip().lower() in haystack for word in keywords if word.strip())
 
 
 def _card(product: Product, score: float, reason: tuple[str, ...]) -> dict[str, Any]:
@@ -142,6 +150,7 @@ def best_sellers(
     brand: str | None = None,
     price_min: Decimal | float | None = None,
     price_max: Decimal | float | None = None,
+    keywords: Collection[str] = (),
     exclude_skus: Collection[str] = (),
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
@@ -153,6 +162,7 @@ def best_sellers(
         category: a category key (or its Chinese/English name or a synonym).
         brand: a brand key (or its Chinese/English name).
         price_min, price_max: price range in yuan (inclusive); either may be None.
+        keywords: words the member asked for ("耳机"); products must mention one in a title or tag.
         exclude_skus: products not to show again.
         now: reference instant (default: now).
 
@@ -165,7 +175,10 @@ def best_sellers(
     k, category_key, brand_key = request
     now = resolve_now(now)
     excluded = set(exclude_skus)
-    products = [p for p in _candidates(session, now, category_key, brand_key, price_min, price_max) if p.sku not in excluded]
+    products = [
+        p for p in _candidates(session, now, category_key, brand_key, price_min, price_max, keywords)
+        if p.sku not in excluded
+    ]
     return _best_seller_cards(products, _popularity(session, now), k)
 
 
@@ -178,6 +191,7 @@ def recommend_for_member(
     brand: str | None = None,
     price_min: Decimal | float | None = None,
     price_max: Decimal | float | None = None,
+    keywords: Collection[str] = (),
     exclude_skus: Collection[str] = (),
     now: datetime | None = None,
     settings: Settings | None = None,
@@ -200,6 +214,8 @@ def recommend_for_member(
         category: only this category (key, name or synonym); an unknown category gives [].
         brand: only this brand (key or name); an unknown brand gives [].
         price_min, price_max: price range in yuan (inclusive); either may be None.
+        keywords: words the member asked for ("耳机"); products must mention one in a title or
+            tag (a member asking for earbuds under ¥300 gets earbuds or nothing, not chargers).
         exclude_skus: products not to show again.
         now: reference instant (default: now).
         settings: where the trained model is saved (default: fit one from the session's data).
@@ -211,7 +227,7 @@ def recommend_for_member(
     member = find_member(session=session, member_id=member_id) if member_id else None
     if member is None or not member.consent_personalization:
         return best_sellers(session=session, k=k, category=category, brand=brand, price_min=price_min,
-                            price_max=price_max, exclude_skus=exclude_skus, now=now)
+                            price_max=price_max, keywords=keywords, exclude_skus=exclude_skus, now=now)
     request = _resolve_request(k, category, brand)
     if request is None:
         return []
@@ -220,7 +236,7 @@ def recommend_for_member(
     excluded = set(exclude_skus) | _recently_bought(session, member.member_id, now)
     products = {
         p.sku: p
-        for p in _candidates(session, now, category_key, brand_key, price_min, price_max)
+        for p in _candidates(session, now, category_key, brand_key, price_min, price_max, keywords)
         if p.sku not in excluded
     }
     if not products:

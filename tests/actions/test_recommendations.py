@@ -111,13 +111,27 @@ def test_brand_entity_filters_the_recommendations(shop, members, tracker, run) -
 
 
 def test_price_and_category_are_understood_from_free_text(shop, members, tracker, run) -> None:
-    # No Rasa entities at all: the catalog parser reads "三百块以内" and 耳机 (digital).
-    result = run(ActionRecommendProducts(), tracker("有没有三百块以内的耳机", member_id=members.with_orders))
+    # No Rasa entities at all: the catalog parser reads "三百块以内" and 充电器 (digital).
+    result = run(ActionRecommendProducts(), tracker("有没有三百块以内的充电器", member_id=members.with_orders))
 
     (cards,) = result.payloads("product_cards")
     assert cards["filters"]["price_max"] == 300 and cards["filters"]["category"] == "digital"
-    assert cards["items"] and all(item["price"] <= 300 and item["category"] == "digital" for item in cards["items"])
-    assert "300元以内" in result.text
+    assert cards["filters"]["keywords"] == ["充电器"]
+    assert cards["items"] and all(
+        item["price"] <= 300 and item["category"] == "digital" and "充电器" in item["title_zh"] for item in cards["items"]
+    )
+    assert "300元以内充电器" in result.text
+
+
+def test_what_was_asked_for_or_nothing_not_something_else_of_its_category(shop, members, tracker, run) -> None:
+    # The shop has earphones, none under ¥300: the answer says so instead of offering chargers.
+    result = run(ActionRecommendProducts(), tracker("有没有三百块以内的耳机", member_id=members.with_orders))
+
+    assert result.payloads("product_cards") == []
+    assert result.responses[0] == "utter_recommend_empty"
+    earphones = run(ActionRecommendProducts(), tracker("推荐几款耳机", member_id=members.with_orders))
+    (cards,) = earphones.payloads("product_cards")
+    assert cards["items"] and all("耳机" in item["title_zh"] for item in cards["items"])
 
 
 def test_show_more_pages_on_with_the_same_filters_and_no_repeats(shop, members, tracker, run) -> None:

@@ -118,12 +118,12 @@ def test_bare_order_id_keeps_the_language_of_the_conversation(chat: Any, cli: An
 
 
 def test_price_filter_and_show_more_through_the_stack(chat: Any, member: dict[str, Any]) -> None:
-    first = payloads(chat.say("有没有三百块以内的耳机", member_id=member["member_id"]), "product_cards")
+    first = payloads(chat.say("有没有三百块以内的充电器", member_id=member["member_id"]), "product_cards")
     assert first and first[0]["items"], "expected product cards"
-    assert all(item["price"] <= 300 and item["category"] == "digital" for item in first[0]["items"])
+    assert all(item["price"] <= 300 and "充电器" in item["title_zh"] for item in first[0]["items"])
     more = payloads(chat.say("/ask_recommendation", member_id=member["member_id"]), "product_cards")
     shown = {item["sku"] for item in first[0]["items"]}
-    if more:  # the catalog may have run out of cheap earphones
+    if more:  # the catalog may have run out of cheap chargers
         assert not shown & {item["sku"] for item in more[0]["items"]}
         assert all(item["price"] <= 300 for item in more[0]["items"])
 
