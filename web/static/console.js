@@ -121,17 +121,7 @@
     return table[key] !== undefined ? table[key] : String(code);
   }
 
-  function el(tag, className, text, attrs) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null && text !== "") node.textContent = String(text);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (name) {
-        if (attrs[name] !== undefined && attrs[name] !== null) node.setAttribute(name, String(attrs[name]));
-      });
-    }
-    return node;
-  }
+  var el = window.DeskDom.el;  // web/static/dom.js
 
   function pick(item, field) {
     if (!item) return "";

@@ -127,17 +127,7 @@
     return STRINGS[lang()][key] !== undefined ? STRINGS[lang()][key] : String(code);
   }
 
-  function el(tag, className, text, attrs) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null && text !== "") node.textContent = String(text);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (name) {
-        if (attrs[name] !== undefined && attrs[name] !== null) node.setAttribute(name, String(attrs[name]));
-      });
-    }
-    return node;
-  }
+  var el = window.DeskDom.el;  // web/static/dom.js
 
   function num(value) {
     return value === undefined || value === null || !isFinite(Number(value)) ? null : Number(value);
