@@ -156,18 +156,7 @@
     return t("seconds", { s: s });
   }
 
-  function cookie(name) {
-    var parts = document.cookie ? document.cookie.split("; ") : [];
-    for (var i = 0; i < parts.length; i += 1) {
-      var index = parts[i].indexOf("=");
-      if (parts[i].slice(0, index) === name) return decodeURIComponent(parts[i].slice(index + 1));
-    }
-    return "";
-  }
-
-  function csrfToken() {
-    return cookie("desk_csrf") || body.getAttribute("data-csrf-token") || "";
-  }
+  var csrfToken = window.DeskDom.csrfToken;  // web/static/dom.js
 
   function toast(text, kind) {
     var node = $("toast");

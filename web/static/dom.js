@@ -1,5 +1,6 @@
 /*
- * DOM helper shared by the agent console (console.js) and the ops dashboard (ops.js).
+ * Helpers shared by the agent console (console.js), the ops dashboard (ops.js) and the 403 page
+ * (csrf-field.js): building elements, and the CSRF token of the double submit.
  * Text always goes in with textContent: nothing a member typed is ever parsed as HTML.
  * (The member widget, widget.js, is embedded in other sites and keeps its own copy.)
  */
@@ -19,5 +20,21 @@
     return node;
   }
 
-  window.DeskDom = { el: el };
+  /** The value of cookie ``name`` ("" when absent). */
+  function cookie(name) {
+    var parts = document.cookie ? document.cookie.split("; ") : [];
+    for (var i = 0; i < parts.length; i += 1) {
+      var index = parts[i].indexOf("=");
+      if (parts[i].slice(0, index) === name) return decodeURIComponent(parts[i].slice(index + 1));
+    }
+    return "";
+  }
+
+  /** The CSRF token to send as X-CSRF-Token (or a csrf_token field): the desk_csrf cookie, else
+   *  the token the page was rendered with. */
+  function csrfToken() {
+    return cookie("desk_csrf") || (document.body && document.body.getAttribute("data-csrf-token")) || "";
+  }
+
+  window.DeskDom = { el: el, cookie: cookie, csrfToken: csrfToken };
 })();

@@ -167,18 +167,7 @@
     return date.getFullYear() + "-" + two(date.getMonth() + 1) + "-" + two(date.getDate());
   }
 
-  function cookie(name) {
-    var parts = document.cookie ? document.cookie.split("; ") : [];
-    for (var i = 0; i < parts.length; i += 1) {
-      var index = parts[i].indexOf("=");
-      if (parts[i].slice(0, index) === name) return decodeURIComponent(parts[i].slice(index + 1));
-    }
-    return "";
-  }
-
-  function csrfToken() {
-    return cookie("desk_csrf") || document.body.getAttribute("data-csrf-token") || "";
-  }
+  var csrfToken = window.DeskDom.csrfToken;  // web/static/dom.js
 
   function errorText(error, fallbackKey) {
     var data = error && error.data;
