@@ -18,6 +18,7 @@ Commands::
     agents --demo | --list | --create USERNAME --name NAME --role agent|ops|admin   (password on stdin)
     analytics [--progress] [--batch N]   (Rasa's SQL event broker -> analytics tables, incremental)
     analytics --from-rabbitmq            (spool Rasa's Pika broker queue ANALYTICS_BROKER_URL, then the same)
+    analytics --from-kafka               (spool Rasa's Kafka broker topic ANALYTICS_KAFKA_BOOTSTRAP, then the same)
 
 Query commands take ``--now YYYY-MM-DD[THH:MM[:SS]]`` to answer as of another instant
 (default: now). The database is ``Settings.database_url`` (``DATABASE_URL``).
@@ -159,9 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     analytics = commands.add_parser("analytics", help="load new Rasa events (Settings.rasa_events_db) into the analytics tables")
     analytics.add_argument("--progress", action="store_true", help="show a progress bar")
     analytics.add_argument("--batch", type=_positive_int, default=5000, help="events per transaction")
-    analytics.add_argument(
+    feed = analytics.add_mutually_exclusive_group()
+    feed.add_argument(
         "--from-rabbitmq", action="store_true",
         help="consume Rasa's Pika broker queue (ANALYTICS_BROKER_URL, ANALYTICS_BROKER_QUEUE) into the spool, then run on it",
+    )
+    feed.add_argument(
+        "--from-kafka", action="store_true",
+        help="consume Rasa's Kafka broker topic (ANALYTICS_KAFKA_BOOTSTRAP, ANALYTICS_KAFKA_TOPIC) into the spool, then run on it",
     )
     return parser
 
@@ -303,6 +309,8 @@ def _analytics(args: argparse.Namespace, settings: Settings) -> Any:
 
     if getattr(args, "from_rabbitmq", False):
         return _analytics_from_rabbitmq(args, settings)
+    if getattr(args, "from_kafka", False):
+        return _analytics_from_kafka(args, settings)
     source = SqlEventSource.for_sqlite_file(settings.rasa_events_db)
     engine = make_engine(settings)
     try:
@@ -333,6 +341,29 @@ def _analytics_from_rabbitmq(args: argparse.Namespace, settings: Settings) -> An
         return {**run_pipeline(factory, SpoolEventSource(engine), batch=args.batch, progress=args.progress), "spool": spool}
     except EventSourceError as exc:
         raise CliError(str(exc), broker=redact(settings.analytics_broker_url), queue=settings.analytics_broker_queue) from None
+    finally:
+        engine.dispose()
+
+
+def _analytics_from_kafka(args: argparse.Namespace, settings: Settings) -> Any:
+    """``analytics --from-kafka``: spool the new records of the topic, then run the pipeline on the spool."""
+    from personalization.analytics.kafka import spool_from_kafka
+    from personalization.analytics.pipeline import EventSourceError, run_pipeline
+    from personalization.analytics.rabbitmq import SpoolEventSource
+    from personalization.db import create_schema
+
+    if not settings.analytics_kafka_bootstrap:
+        raise CliError("ANALYTICS_KAFKA_BOOTSTRAP is not set (e.g. 127.0.0.1:9092)")
+    engine = make_engine(settings)
+    try:
+        create_schema(engine)
+        factory = session_factory(engine)
+        spool = spool_from_kafka(
+            settings.analytics_kafka_bootstrap, settings.analytics_kafka_topic, factory, progress=args.progress
+        )
+        return {**run_pipeline(factory, SpoolEventSource(engine), batch=args.batch, progress=args.progress), "spool": spool}
+    except EventSourceError as exc:
+        raise CliError(str(exc), bootstrap=settings.analytics_kafka_bootstrap, topic=settings.analytics_kafka_topic) from None
     finally:
         engine.dispose()
 

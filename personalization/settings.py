@@ -50,12 +50,32 @@ class Settings:
     web_port: int = 8000
     web_secret: str = ""
     web_demo: bool = True
+    # Hardening of the web app (web/guards.py, web/ratelimit.py): request bodies over this many KB
+    # get 413; token-bucket limits per minute (0 = that limit off; WEB_RATE_LIMITS=0 = all off),
+    # counted per web process (each replica counts on its own); cookies marked Secure (serve over
+    # https); X-Forwarded-For/-Proto honoured only behind a trusted proxy; member token lifetime.
+    web_max_body_kb: int = 64
+    web_rate_limits: bool = True
+    web_rate_api_per_min: int = 600
+    web_rate_messages_per_min: int = 30
+    web_rate_tokens_per_min: int = 60
+    web_rate_logins_per_min: int = 20
+    web_secure_cookies: bool = False
+    web_trusted_proxy: bool = False
+    web_member_token_ttl_s: int = 86400
     # Seconds between the web app's incremental analytics pipeline runs (0 = off).
     analytics_interval_s: float = 15.0
     # RabbitMQ feed of Rasa's Pika event broker (`analytics --from-rabbitmq`; "" = not configured),
     # e.g. amqp://guest:guest@127.0.0.1:5672/%2F, and the queue Rasa publishes to.
     analytics_broker_url: str = ""
     analytics_broker_queue: str = "rasa_events"
+    # How the web app's socket events reach the other web replicas (web/fanout.py): "local" (one
+    # process, the default) or "postgres" (LISTEN/NOTIFY on DATABASE_URL, for several replicas).
+    web_fanout: str = "local"
+    # Kafka feed of Rasa's Kafka event broker (`analytics --from-kafka`; "" = not configured):
+    # bootstrap servers "host:port[,host:port]" and the topic Rasa publishes to.
+    analytics_kafka_bootstrap: str = ""
+    analytics_kafka_topic: str = "rasa_core_events"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -84,7 +104,20 @@ class Settings:
             web_port=int(env.get("WEB_PORT", defaults.web_port)),
             web_secret=env.get("WEB_SECRET", defaults.web_secret),
             web_demo=env.get("WEB_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
+            web_max_body_kb=max(1, int(env.get("WEB_MAX_BODY_KB", defaults.web_max_body_kb))),
+            web_rate_limits=env.get("WEB_RATE_LIMITS", "1").strip().lower() not in ("0", "false", "no", "off"),
+            web_rate_api_per_min=int(env.get("WEB_RATE_API_PER_MIN", defaults.web_rate_api_per_min)),
+            web_rate_messages_per_min=int(env.get("WEB_RATE_MESSAGES_PER_MIN", defaults.web_rate_messages_per_min)),
+            web_rate_tokens_per_min=int(env.get("WEB_RATE_TOKENS_PER_MIN", defaults.web_rate_tokens_per_min)),
+            web_rate_logins_per_min=int(env.get("WEB_RATE_LOGINS_PER_MIN", defaults.web_rate_logins_per_min)),
+            web_secure_cookies=env.get("WEB_SECURE_COOKIES", "0").strip().lower() in ("1", "true", "yes", "on"),
+            web_trusted_proxy=env.get("WEB_TRUSTED_PROXY", "0").strip().lower() in ("1", "true", "yes", "on"),
+            # Bounded: a member token lives 1 minute to 7 days (web.tokens.MAX_TTL_S).
+            web_member_token_ttl_s=min(7 * 86400, max(60, int(env.get("WEB_MEMBER_TOKEN_TTL_S", defaults.web_member_token_ttl_s)))),
             analytics_interval_s=max(0.0, float(env.get("ANALYTICS_INTERVAL_S", defaults.analytics_interval_s))),
             analytics_broker_url=env.get("ANALYTICS_BROKER_URL", defaults.analytics_broker_url).strip(),
             analytics_broker_queue=env.get("ANALYTICS_BROKER_QUEUE", "").strip() or defaults.analytics_broker_queue,
+            web_fanout=env.get("WEB_FANOUT", "").strip().lower() or defaults.web_fanout,
+            analytics_kafka_bootstrap=env.get("ANALYTICS_KAFKA_BOOTSTRAP", "").strip(),
+            analytics_kafka_topic=env.get("ANALYTICS_KAFKA_TOPIC", "").strip() or defaults.analytics_kafka_topic,
         )
