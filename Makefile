@@ -34,6 +34,10 @@ help:
 	@echo "make bench-recs       - recommender quality: MovieLens-100k vs RecBole Pop/ItemKNN/BPR, and the demo shop"
 	@echo "make bench-recs-scale - recommender fit time, latency and memory at 100k members / 10k products / 2M interactions"
 	@echo "make bench-analytics  - ops analytics: pipeline events/s and dashboard API p95 with 1M broker events"
+	@echo "make bench-load       - 100 members for 5 min on /ws/chat (own stack), lost/duplicated counted end to end; BENCH_LOAD_ARGS=..."
+	@echo "make test-faults      - kill the action server, restart Rasa, lock/fill the web app's database (real processes, ~4 min)"
+	@echo "make run-distributed  - PostgreSQL, Redis, RabbitMQ, 2 Rasa + 2 action + 2 web replicas behind nginx (:8080); make stop-distributed"
+	@echo "make test-distributed - start that deployment, run tests/distributed and the load bench against it, stop it"
 
 # ---------------------------------------------------------------- environments
 $(VENV_RASA)/.installed: requirements/rasa-deps.txt requirements/rasa-nodeps.txt requirements/rasa-sentiment.txt
@@ -125,6 +129,17 @@ bench-nlu: setup
 bench-chat: setup
 	$(PY) -m bench.chat_latency
 
+# Load (issue 7): 100 members for 5 minutes through /ws/chat -> Rasa -> actions on an own stack (the
+# embedded default); BENCH_LOAD_ARGS="--target-url http://127.0.0.1:8080 ..." drives a running deployment.
+BENCH_LOAD_ARGS ?=
+.PHONY: bench-load test-faults
+bench-load: setup
+	$(PY) -m bench.load $(BENCH_LOAD_ARGS)
+
+# Fault tests (issue 7): real processes killed and restarted; skipped by a plain `pytest` (minutes).
+test-faults: setup
+	$(PY) -m pytest tests/faults -m faults
+
 # 50 member WebSockets + 5 agent consoles through the web app (issue 5), Rasa REST as the baseline.
 .PHONY: bench-web
 bench-web: setup
@@ -156,6 +171,20 @@ bench-recs-scale: $(VENV)/.installed
 bench-analytics: $(VENV)/.installed
 	$(PY) -m bench.analytics_scale
 
+# ---------------------------------------------------------------- dependency audit
+# pip-audit (own throwaway venv under var/) over every pinned requirements file, against PyPI's
+# vulnerability data; exit 1 on findings, 2 when packages could not be checked. See README "Security".
+AUDIT_VENV := var/audit-venv
+AUDIT_SERVICE ?= pypi
+.PHONY: audit-deps
+$(AUDIT_VENV)/.installed:
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install --quiet --progress-bar off pip-audit==2.10.1
+	touch $@
+
+audit-deps: $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/python tests/security/audit_deps.py --service $(AUDIT_SERVICE) requirements/*.txt
+
 # ---------------------------------------------------------------- sentiment model
 # The model ships in models/sentiment (~12 MB); this retrains it from scratch on the CPU (~3 min on 2 idle cores, ~11 min under load).
 .PHONY: train-sentiment bench-sentiment
@@ -165,6 +194,46 @@ train-sentiment: $(VENV)/.installed
 
 bench-sentiment: $(VENV)/.installed
 	$(PY) -m bench.sentiment
+
+# ---------------------------------------------------------------- distributed deployment (issue 7)
+# PostgreSQL, Redis, RabbitMQ, nginx from Debian packages (installed once, as the browser stamp),
+# two Rasa replicas, two action servers and two web replicas on loopback: launcher/distributed.py.
+DIST_PACKAGES := postgresql redis-server rabbitmq-server nginx-light
+DIST_STAMP := var/.distributed-installed
+DIST_URL := http://127.0.0.1:8080
+# The load bench against the deployment (bench/load.py; its own defaults when empty).
+DIST_LOAD_ARGS ?=
+.PHONY: run-distributed stop-distributed test-distributed
+
+$(DIST_STAMP):
+	@mkdir -p var
+	@dpkg -s $(DIST_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "==> installing $(DIST_PACKAGES) (distributed deployment)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DIST_PACKAGES) >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DIST_PACKAGES) >/dev/null; }; }
+	touch $@
+
+run-distributed: setup $(DIST_STAMP)
+	$(PY) -m launcher.distributed run
+
+stop-distributed:
+	$(PY) -m launcher.distributed stop
+
+# Starts the deployment in the background, runs tests/distributed (end to end through nginx, Rasa
+# fail-over) and the load bench against it, and stops it whatever happened.
+test-distributed: setup $(DIST_STAMP)
+	@mkdir -p var/distributed/logs; rm -f var/distributed/ready; start=$$(date +%s); \
+	$(PY) -m launcher.distributed run > var/distributed/logs/launcher.log 2>&1 & pid=$$!; \
+	trap '$(PY) -m launcher.distributed stop; wait $$pid 2>/dev/null; echo "test-distributed took $$(( $$(date +%s) - start ))s"' EXIT; \
+	until [ -f var/distributed/ready ]; do \
+	  kill -0 $$pid 2>/dev/null || { echo "the deployment did not start:"; tail -20 var/distributed/logs/launcher.log; exit 1; }; sleep 2; \
+	done; echo "deployment ready after $$(( $$(date +%s) - start ))s"; \
+	rc=0; DISTRIBUTED_URL=$(DIST_URL) $(PY) -m pytest tests/distributed -v -p no:cacheprovider || rc=$$?; \
+	$(PY) -m bench.load --target-url $(DIST_URL) --pids $$(cat var/distributed/pids) \
+	  --database-url "$$($(PY) -c 'from launcher.distributed import Layout; print(Layout().database_url())')" \
+	  --deployment "nginx + 2 web + 2 Rasa + 2 action servers, PostgreSQL, Redis, RabbitMQ (make run-distributed)" \
+	  $(DIST_LOAD_ARGS) || rc=$$?; \
+	exit $$rc
 
 clean:
 	rm -rf var/results models/*.tar.gz

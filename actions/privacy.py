@@ -48,6 +48,20 @@ BUTTONS = {
 }
 
 
+EXPORT_URL = "/api/me/export"  # web.admin_api.my_export: the member token's own data only
+
+
+def export_payload(request_id: str) -> dict[str, str]:
+    """The widget's download button for the member's own export."""
+    return {
+        "type": "privacy_export",
+        "url": EXPORT_URL,
+        "request_id": request_id,
+        "title_zh": "下载我的数据",
+        "title_en": "Download my data",
+    }
+
+
 def request_kind(text: str) -> str | None:
     """export / delete / opt_out / opt_in when the text asks for one, else None."""
     for kind, pattern in _KINDS:
@@ -67,8 +81,11 @@ class ActionManagePrivacy(MemberServiceAction):
             return []
         kind = request_kind(context.latest_text(turn.tracker))
         if kind is not None:
+            # A deletion is only recorded here: an admin carries it out (one mis-read message must
+            # never erase an account). An export can be downloaded at once by the member.
             result = privacy.record_privacy_request(session=turn.session, member_id=turn.member.member_id, kind=kind)
-            turn.say(f"utter_privacy_{kind}", request_id=result.get("request_id"))
+            payload = export_payload(result["request_id"]) if kind == "export" else None
+            turn.say(f"utter_privacy_{kind}", request_id=result.get("request_id"), payload=payload)
             return []
         counts = privacy.describe_stored_data(session=turn.session, member_id=turn.member.member_id)
         turn.say("utter_privacy_summary", rows=texts.stored_data_lines(counts, turn.lang))

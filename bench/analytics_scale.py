@@ -16,6 +16,7 @@ under /tmp and removed afterwards (unless ``--keep``):
    the web app's chat copy (every message), CSAT ratings and the coupons claimed in chat.
 3. **Pipeline**: ``run_pipeline`` from an empty cursor over everything (events/s), then
    ``--incremental`` (default 10,000) new events appended and a second, incremental run.
+   Then the per-day rollup is rebuilt from scratch once (what an existing database's first run does).
 4. **Dashboard latency**: ``metrics.overview`` and each of ``metrics.METRICS`` called directly
    with varied filters (7/30/90-day ranges, tiers, segments), and - when ``web/ops_api.py``
    exists - the real HTTP endpoints through FastAPI's TestClient logged in as ``ops1``.
@@ -45,11 +46,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from tqdm import tqdm
 
 from personalization.analytics import SqlEventSource, ensure_tables, run_pipeline
 from personalization.analytics import metrics as analytics_metrics
+from personalization.analytics.clusters import ClusterIndex
+from personalization.analytics.models import AnalyticsRollupState
+from personalization.analytics.rollups import ensure_rollup
 from personalization.db import make_engine, session_factory
 from personalization.desk.agents import ensure_demo_agents
 from personalization.models import (
@@ -741,6 +745,10 @@ def http_latency(settings: Settings, filters: list[dict[str, Any]]) -> dict[str,
             return call
 
         out["/ops/api/metrics"] = time_calls(get("/ops/api/metrics"), filters, "GET /ops/api/metrics")
+        # The same filter again (a dashboard reloaded): answered by the overview cache until the rollup changes.
+        out["/ops/api/metrics (repeated filter)"] = time_calls(
+            get("/ops/api/metrics"), [filters[1]] * 20, "GET /ops/api/metrics (repeated)"
+        )
         out["/ops/api/metrics/{name}"] = {
             name: time_calls(get(f"/ops/api/metrics/{name}"), filters, f"GET metrics/{name}")
             for name in analytics_metrics.METRICS
@@ -756,7 +764,8 @@ def http_latency(settings: Settings, filters: list[dict[str, Any]]) -> dict[str,
                 for by in ("tier", "segment")
             }
         if "/ops/api/unrecognized" in paths:
-            # limit=5: not what /ops/api/metrics asked for (10), so its cluster cache does not answer.
+            # The warm-up call fits the cluster model (in the app the analytics runner does it after a
+            # pipeline run; its cost is report["cluster_fit_ms"]); the timed calls read it.
             out["/ops/api/unrecognized"] = time_calls(
                 lambda f: get("/ops/api/unrecognized")({**f, "limit": 5}), filters[:20], "GET unrecognized"
             )
@@ -917,6 +926,13 @@ def run(args: argparse.Namespace, workdir: Path, app_path: Path, events_path: Pa
         print("==> incremental pipeline run", file=sys.stderr, flush=True)
         report["pipeline_incremental"] = run_pipeline(factory, source, batch=args.batch, progress=True)
     source.close()
+    # An existing database's first run with the rollup code: the whole rollup built from the tables.
+    with factory() as session:
+        session.execute(delete(AnalyticsRollupState))
+        started = time.perf_counter()
+        ensure_rollup(session)
+        session.commit()
+    report["rollup_rebuild_s"] = round(time.perf_counter() - started, 2)
     report["app_rows"] = app_counts(engine)
     report["app_db_mb"] = round(app_path.stat().st_size / 2**20, 1)
     engine.dispose()
@@ -936,6 +952,10 @@ def measure(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> 
     report["filters_sample"] = filters[:5]
     print("==> dashboard latency: metric functions", file=sys.stderr, flush=True)
     report["direct"] = direct_latency(factory, filters)
+    with factory() as session:  # what the analytics runner does after a run that added fallback messages
+        started = time.perf_counter()
+        ClusterIndex().refresh(session)
+        report["cluster_fit_ms"] = round((time.perf_counter() - started) * 1000.0, 1)
     report["overview_by_span_ms"] = span_breakdown(factory, today)
     if not args.no_http:
         if importlib.util.find_spec("web.ops_api") is None:
@@ -949,6 +969,7 @@ def measure(args: argparse.Namespace, workdir: Path, report: dict[str, Any]) -> 
                 "web_secret": "bench-secret-0123456789",
                 "rasa_events_db": str(events_path),
                 "analytics_interval_s": 0,
+                "web_rate_limits": False,  # one ops user firing ~900 calls in a row: latency, not the limiter
             }
             settings = dataclasses.replace(Settings(), **{k: v for k, v in overrides.items() if k in fields})
             report["http"] = http_latency(settings, filters)
@@ -977,6 +998,8 @@ def summarize(report: dict[str, Any]) -> None:
         f"(generated in {gen['seconds']} s; events db {report['events_db_mb']} MB)"
     )
     print(f"app rows: {report['app_rows']}")
+    if "rollup_rebuild_s" in report:
+        print(f"rollup rebuilt from the tables (backfill) in {report['rollup_rebuild_s']} s")
     for label, key in (("full run:       ", "pipeline_full"), ("incremental run:", "pipeline_incremental")):
         if key in report:
             run_ = report[key]
@@ -989,6 +1012,8 @@ def summarize(report: dict[str, Any]) -> None:
     http = report.get("http", {})
     if "/ops/api/metrics" in http:
         rows.append(("GET /ops/api/metrics", http["/ops/api/metrics"]))
+        if "/ops/api/metrics (repeated filter)" in http:
+            rows.append(("GET /ops/api/metrics (repeated filter)", http["/ops/api/metrics (repeated filter)"]))
         rows += [(f"GET /ops/api/metrics/{n}", f) for n, f in http["/ops/api/metrics/{name}"].items()]
         rows += [(f"GET /ops/api/breakdown/{n}", f) for n, f in http.get("/ops/api/breakdown/{name}", {}).items()]
         if "/ops/api/unrecognized" in http:
@@ -999,6 +1024,8 @@ def summarize(report: dict[str, Any]) -> None:
     for name, f in rows:
         flag = "met" if f["p95_ms"] <= TARGET_P95_MS else "NOT met"
         print(f"{name:<44} {f['n']:>4} {f['p50_ms']:>8.1f} {f['p95_ms']:>8.1f} {f['max_ms']:>8.1f}  {flag}")
+    if "cluster_fit_ms" in report:
+        print(f"\nclusters of unrecognized messages fitted once (the runner, after a run): {report['cluster_fit_ms']:.0f} ms")
     spans = report.get("overview_by_span_ms", {})
     if spans:
         print(f"\nunfiltered, best of 3 (ms): {'metric':<22} " + " ".join(f"{span:>7}" for span in spans))

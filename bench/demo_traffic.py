@@ -47,12 +47,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from bench.demo_scripts import THINK_SECONDS, ConversationPlan, Step, assign_members, build_plan, plan_mix
-from bench.web_delivery import DEMO_AGENTS, TIMEOUT_S, AgentClient, MemberClient
+from bench.web_delivery import DEMO_AGENTS, TIMEOUT_S, AgentClient, MemberClient, member_token
 from launcher.stack import Stack, free_port
 from personalization.db import create_schema, make_engine, session_factory
 from personalization.desk.agents import ensure_demo_agents
 from personalization.models import Conversation, CsatRating, HandoffRequest, Member
 from personalization.settings import Settings
+from web.signing import ensure_web_secret
 
 DEFAULT_CONVERSATIONS = 1000
 DEFAULT_SEED = 20261122
@@ -201,12 +202,11 @@ async def _handoff(member: MemberClient, plan: ConversationPlan, desk: Desk, tal
 
 
 async def play(plan: ConversationPlan, member_id: str | None, web: httpx.AsyncClient, ws_url: str, desk: Desk,
-               tally: Tally) -> None:
-    """One conversation, as the widget would play it."""
-    response = await web.post("/demo/token", json={"member_id": member_id} if member_id else {})
-    response.raise_for_status()
+               tally: Tally, secret: str | None = None) -> None:
+    """One conversation, as the widget would play it (the token signed with ``secret`` when given,
+    as the shop's login would; else from the demo endpoint, waiting out its rate limit)."""
     member = MemberClient(member_id or "visitor")
-    await member.connect(ws_url, response.json()["token"])
+    await member.connect(ws_url, await member_token(web, member_id, secret))
     tally.conversation_ids.append(member.conversation_id)
     try:
         if plan.language == "en":
@@ -233,7 +233,7 @@ async def play(plan: ConversationPlan, member_id: str | None, web: httpx.AsyncCl
 
 
 async def _play_all(plans: list[ConversationPlan], members: dict[int, str | None], web_url: str, parallel: int,
-                    progress: tqdm) -> Tally:
+                    progress: tqdm, secret: str | None = None) -> Tally:
     tally = Tally()
     ws_url = "ws" + web_url[len("http"):]
     gate = asyncio.Semaphore(parallel)
@@ -262,9 +262,9 @@ async def _play_all(plans: list[ConversationPlan], members: dict[int, str | None
                 try:
                     if lock is not None:
                         async with lock:
-                            await play(plan, member_id, web, ws_url, desk, tally)
+                            await play(plan, member_id, web, ws_url, desk, tally, secret)
                     else:
-                        await play(plan, member_id, web, ws_url, desk, tally)
+                        await play(plan, member_id, web, ws_url, desk, tally, secret)
                     tally.completed += 1
                 except Exception as exc:  # one broken conversation must not stop the demo
                     tally.failed += 1
@@ -397,7 +397,7 @@ def run(settings: Settings, web_url: str, plans: list[ConversationPlan], seed: i
     progress = tqdm(total=len(plans), desc="demo traffic", unit="conv")
     started = time.perf_counter()
     try:
-        tally = asyncio.run(_play_all(plans, members, web_url, parallel, progress))
+        tally = asyncio.run(_play_all(plans, members, web_url, parallel, progress, ensure_web_secret(settings)))
     finally:
         progress.close()
     duration = time.perf_counter() - started

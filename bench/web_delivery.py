@@ -47,6 +47,7 @@ from personalization.db import make_engine, session_factory
 from personalization.desk.agents import create_agent
 from personalization.models import ChatMessage, Conversation, Member
 from personalization.settings import PROJECT_ROOT, Settings
+from web.tokens import new_visitor_id, sign_member_token
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "web_delivery.json"
 # Seconds a member takes to read the answer and type the next message (as bench/chat_latency.py).
@@ -113,6 +114,30 @@ class CpuMeter:
 
 
 # -- the members' side ------------------------------------------------------------------------
+
+async def _demo_token(web: httpx.AsyncClient, member_id: str | None) -> str:
+    """A member token from the demo endpoint, waiting out its per-IP rate limit (``Retry-After``)."""
+    for _ in range(30):
+        response = await web.post("/demo/token", json={"member_id": member_id} if member_id else {})
+        if response.status_code == 429:
+            await asyncio.sleep(float(response.headers.get("Retry-After") or 1))
+            continue
+        response.raise_for_status()
+        return str(response.json()["token"])
+    raise RuntimeError("/demo/token kept answering 429")
+
+
+async def member_token(web: httpx.AsyncClient, member_id: str | None, secret: str | None) -> str:
+    """A token for ``member_id`` (None: a new visitor).
+
+    With the web app's secret it is signed here, as a shop's login does
+    (``web.tokens.sign_member_token``); else it comes from ``POST /demo/token`` (rate limited per IP,
+    and every simulated member shares 127.0.0.1).
+    """
+    if secret:
+        return sign_member_token(secret, member_id=member_id, visitor_id=None if member_id else new_visitor_id())
+    return await _demo_token(web, member_id)
+
 
 @dataclass
 class MemberClient:

@@ -80,6 +80,7 @@ class Stack:
     # The member widget, demo shop and agent console (web/); chat-only tests and benchmarks leave it out.
     with_web: bool = True
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
+    _commands: dict[str, list[str]] = field(default_factory=dict, init=False)
     _logs: list[IO[bytes]] = field(default_factory=list, init=False)
 
     @property
@@ -120,6 +121,8 @@ class Stack:
         # action server, and the models are too small to gain from intra-op parallelism.
         for variable in ("TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"):
             env.setdefault(variable, "1")
+        if s.data_key:
+            env["SHOP_DATA_KEY"] = s.data_key
         env.update(self.extra_env)
         return env
 
@@ -129,10 +132,38 @@ class Stack:
         self._logs.append(log)
         shown = ["***" if previous == "--auth-token" else part for previous, part in zip([""] + command, command)]
         logger.info("starting %s: %s", name, " ".join(shown))
+        self._commands[name] = command
         self._processes[name] = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def pids(self) -> dict[str, int]:
+        """Process id of each child by name (``actions``, ``rasa``, ``web``), for benchmarks and fault tests."""
+        return {name: process.pid for name, process in self._processes.items()}
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` (default SIGKILL: a crash) to one child's process group and reap it."""
+        process = self._processes[name]
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def restart(self, name: str, *, stop_signal: int = signal.SIGTERM) -> None:
+        """Stop one child (``stop_signal``, SIGKILL after 15 s) and start it again with the same command;
+        does not wait (see :meth:`wait_ready`)."""
+        self.kill(name, stop_signal)
+        self._spawn(name, self._commands[name])
+
+    def start_again(self, name: str) -> None:
+        """Start a child that was killed (:meth:`kill`) with its original command; does not wait."""
+        if self._processes[name].poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        self._spawn(name, self._commands[name])
 
     def start(self) -> "Stack":
         """Start both servers (does not wait; see :meth:`wait_ready`)."""
@@ -142,7 +173,8 @@ class Stack:
         Path(s.rasa_events_db).parent.mkdir(parents=True, exist_ok=True)
         self._spawn(
             "actions",
-            [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_server_port)],
+            # `python -m actions` = `python -m rasa_sdk` with the PII log filter (actions/__main__.py).
+            [str(APP_PYTHON), "-m", "actions", "--actions", "actions", "--port", str(s.action_server_port)],
         )
         self._spawn(
             "rasa",

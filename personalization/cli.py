@@ -18,6 +18,8 @@ Commands::
     agents --demo | --list | --create USERNAME --name NAME --role agent|ops|admin   (password on stdin)
     analytics [--progress] [--batch N]   (Rasa's SQL event broker -> analytics tables, incremental)
     analytics --from-rabbitmq            (spool Rasa's Pika broker queue ANALYTICS_BROKER_URL, then the same)
+    privacy export ID [--out FILE] | privacy erase ID --yes   (members' rights: personalization.rights)
+    encrypt-pii [--quiet]                (encrypt legacy plaintext member fields: personalization.privacy.crypto)
     analytics --from-kafka               (spool Rasa's Kafka broker topic ANALYTICS_KAFKA_BOOTSTRAP, then the same)
 
 Query commands take ``--now YYYY-MM-DD[THH:MM[:SS]]`` to answer as of another instant
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -78,6 +81,17 @@ def _k(text: str) -> int:
     return value
 
 
+def _price(text: str) -> float:
+    """A price in yuan: a finite number >= 0 ("nan", "inf" and negatives are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite amount >= 0: {text!r}")
+    return value
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -118,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("-k", type=_k, default=None, help=f"how many, 1..{MAX_K} (default: Settings.recommend_k)")
     recommend.add_argument("--category")
     recommend.add_argument("--brand")
-    recommend.add_argument("--price-min", type=float, default=None, help="yuan")
-    recommend.add_argument("--price-max", type=float, default=None, help="yuan")
+    recommend.add_argument("--price-min", type=_price, default=None, help="yuan")
+    recommend.add_argument("--price-max", type=_price, default=None, help="yuan")
     recommend.add_argument("--exclude", default="", help="comma-separated SKUs already shown")
 
     commands.add_parser("train-recommender", parents=[at], help="fit the shop recommender and save it under var/models/")
@@ -169,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-kafka", action="store_true",
         help="consume Rasa's Kafka broker topic (ANALYTICS_KAFKA_BOOTSTRAP, ANALYTICS_KAFKA_TOPIC) into the spool, then run on it",
     )
+    from personalization.rights.cli import add_privacy_parser
+
+    add_privacy_parser(commands, [at])  # privacy export ID [--out F] | privacy erase ID --yes
+    encrypt = commands.add_parser("encrypt-pii", help="encrypt the member fields still stored in plaintext (idempotent)")
+    encrypt.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -253,6 +272,8 @@ def _query(args: argparse.Namespace, settings: Settings, session: Session) -> An
             raise CliError("member had not registered yet at --now", member_id=member_id, **unavailable)
         return profile
     if args.command == "recommend":
+        if args.price_min is not None and args.price_max is not None and args.price_min > args.price_max:
+            raise CliError("--price-min is above --price-max", price_min=args.price_min, price_max=args.price_max)
         return recommendations.recommend_for_member(
             session=session,
             member_id=member_id,
@@ -368,6 +389,17 @@ def _analytics_from_kafka(args: argparse.Namespace, settings: Settings) -> Any:
         engine.dispose()
 
 
+def _encrypt_pii(args: argparse.Namespace, settings: Settings) -> Any:
+    """``encrypt-pii``: rewrite plaintext phones/birthdays of an older database encrypted (idempotent)."""
+    from personalization.privacy.crypto import encrypt_existing_rows
+
+    engine = make_engine(settings)
+    try:
+        return encrypt_existing_rows(engine, progress=not args.quiet)
+    finally:
+        engine.dispose()
+
+
 def _print_json(payload: Any, stream: Any) -> None:
     stream.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
 
@@ -381,6 +413,12 @@ def main(argv: Sequence[str] | None = None, *, settings_factory: Callable[[], Se
             result = _seed(args, settings)
         elif args.command == "analytics":
             result = _analytics(args, settings)
+        elif args.command == "encrypt-pii":
+            result = _encrypt_pii(args, settings)
+        elif args.command == "privacy":
+            from personalization.rights.cli import run_privacy
+
+            result = run_privacy(args, settings)
         else:
             engine = make_engine(settings)
             try:

@@ -6,8 +6,9 @@ bound may be open), while stock is left (``issued_count < total_stock``; no stoc
 per ``limit_period`` (``campaign``: ever; ``year``/``month``: per calendar year/month of the claim).
 
 What the rules may know about a member is :class:`MemberFacts`. It deliberately has no gender and
-no birthday (only the birth *month*, taken out in SQL so the year never leaves the database):
-coupon offers and their values must not depend on gender or age.
+no birthday (only the birth *month*: the birthday is encrypted at rest, so it is decrypted in
+:func:`load_member_facts` and only its month is kept): coupon offers and their values must not
+depend on gender or age.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import extract, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from personalization.models import Coupon, CouponTemplate, Member, Order, Tier
@@ -70,7 +71,7 @@ def load_member_facts(*, session: Session, member_id: object, now: datetime) -> 
             Tier.name_zh,
             Tier.name_en,
             Member.registered_at,
-            extract("month", Member.birthday),
+            Member.birthday,  # encrypted: SQL cannot take the month out; only the month is kept below
             Member.consent_personalization,
         )
         .join(Tier, Tier.code == Member.tier_code)
@@ -81,7 +82,9 @@ def load_member_facts(*, session: Session, member_id: object, now: datetime) -> 
     last_order_at = session.scalar(
         select(func.max(Order.created_at)).where(Order.member_id == normalized, Order.created_at <= now)
     )
-    member_id_, tier_code, name_zh, name_en, registered_at, birth_month, consent = row
+    member_id_, tier_code, name_zh, name_en, registered_at, birthday, consent = row
+    birth_month = birthday.month if birthday is not None else None
+    del birthday  # the year goes no further
     return MemberFacts(
         member_id=member_id_,
         tier_code=tier_code,

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from personalization.models import Base
+from personalization.privacy.crypto import install_key
 from personalization.settings import Settings
 
 
@@ -16,14 +17,18 @@ def make_engine(settings: Settings) -> Engine:
     """Create the engine for ``settings.database_url``.
 
     SQLite files get their folder created, WAL journaling and a busy timeout so that the
-    action server and a CLI command can use the same file at once.
+    action server and a CLI command can use the same file at once. The engine gets the data key
+    of the encrypted member fields (:func:`personalization.privacy.crypto.install_key`).
     """
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        install_key(engine, settings)
+        return engine
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 15})
+    install_key(engine, settings)  # the data key of the encrypted member fields (loaded on first use)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,6 @@ from typing import Any, Optional
 from sqlalchemy import (
     JSON,
     Boolean,
-    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -25,6 +24,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from personalization.privacy.crypto import EncryptedDate, EncryptedString
 
 
 class Base(DeclarativeBase):
@@ -55,9 +56,10 @@ class Member(Base):
     member_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     gender: Mapped[str] = mapped_column(String(1))  # F / M / U
-    birthday: Mapped[Optional[date]] = mapped_column(Date)
+    # Encrypted at rest (AES-GCM, personalization.privacy.crypto): never compare or sort them in SQL.
+    birthday: Mapped[Optional[date]] = mapped_column(EncryptedDate("members.birthday"))
     city: Mapped[str] = mapped_column(String(32))
-    phone: Mapped[str] = mapped_column(String(20))
+    phone: Mapped[str] = mapped_column(EncryptedString("members.phone"))
     registered_at: Mapped[datetime] = mapped_column(DateTime)
     consent_personalization: Mapped[bool] = mapped_column(Boolean, default=True)
     consent_updated_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
@@ -379,3 +381,46 @@ class PrivacyRequest(Base):
     kind: Mapped[str] = mapped_column(String(12))  # export / delete / opt_out / opt_in
     created_at: Mapped[datetime] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(16), default="received")
+
+
+class PrivacyReport(Base):
+    """The verifiable report of one erasure (personalization.rights.erase), kept as proof that it was done.
+
+    ``report`` is the JSON of :class:`personalization.rights.report.ErasureReport`: per store and table the
+    rows found / deleted / anonymized / kept, and the verification re-scan. It never holds the member's
+    name or phone.
+    """
+
+    __tablename__ = "privacy_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(16), index=True)
+    request_id: Mapped[Optional[int]] = mapped_column(Integer, default=None)
+    kind: Mapped[str] = mapped_column(String(12), default="erasure")
+    status: Mapped[str] = mapped_column(String(12))  # completed / failed
+    requested_by: Mapped[str] = mapped_column(String(64))  # "cli", "admin:<username>"
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AuditLogEntry(Base):
+    """Who looked at (or exported) which member's data, when: read by admins (personalization.privacy.audit).
+
+    ``action``: view_profile (an agent's full profile panel), preview_profile (the reduced panel of a
+    queued conversation), view_transcript (ops drill-down, masked), export_csv (ops), export / erase
+    (members' rights operations). ``actor_id`` is the desk account (None for the command line).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_member_at", "member_id", "at"), Index("ix_audit_actor_at", "actor_id", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor_id: Mapped[Optional[int]] = mapped_column(Integer, default=None)  # no FK: the trail outlives accounts
+    actor_username: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(8))  # agent / ops / admin / cli
+    member_id: Mapped[Optional[str]] = mapped_column(String(16), default=None)  # no FK: kept after an erase
+    action: Mapped[str] = mapped_column(String(24))
+    target: Mapped[Optional[str]] = mapped_column(String(160), default=None)  # conversation id / key, export name
+    detail: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, default=None)

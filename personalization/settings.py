@@ -69,6 +69,10 @@ class Settings:
     # e.g. amqp://guest:guest@127.0.0.1:5672/%2F, and the queue Rasa publishes to.
     analytics_broker_url: str = ""
     analytics_broker_queue: str = "rasa_events"
+    # Key of the encrypted member fields (phone, birthday): 32 random bytes in base64url, or a
+    # passphrase of 16+ characters; "" means "generate one into var/data_key on first use".
+    # Every process of one deployment needs the same key (personalization.privacy.crypto).
+    data_key: str = field(default="", repr=False)
     # How the web app's socket events reach the other web replicas (web/fanout.py): "local" (one
     # process, the default) or "postgres" (LISTEN/NOTIFY on DATABASE_URL, for several replicas).
     web_fanout: str = "local"
@@ -117,6 +121,7 @@ class Settings:
             analytics_interval_s=max(0.0, float(env.get("ANALYTICS_INTERVAL_S", defaults.analytics_interval_s))),
             analytics_broker_url=env.get("ANALYTICS_BROKER_URL", defaults.analytics_broker_url).strip(),
             analytics_broker_queue=env.get("ANALYTICS_BROKER_QUEUE", "").strip() or defaults.analytics_broker_queue,
+            data_key=env.get("SHOP_DATA_KEY", defaults.data_key).strip(),
             web_fanout=env.get("WEB_FANOUT", "").strip().lower() or defaults.web_fanout,
             analytics_kafka_bootstrap=env.get("ANALYTICS_KAFKA_BOOTSTRAP", "").strip(),
             analytics_kafka_topic=env.get("ANALYTICS_KAFKA_TOPIC", "").strip() or defaults.analytics_kafka_topic,

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from personalization.models import BrowseEvent, Order, OrderItem, Product
+from personalization.models import BrowseEvent, Member, Order, OrderItem, Product
 from personalization.recommender import HybridRecommender
 from personalization.recommender.dataset import to_seconds
 from personalization.settings import Settings
@@ -49,13 +49,20 @@ class ShopData:
 
 
 def load_shop_data(session: Session, now: datetime | None = None) -> ShopData:
-    """Purchases, browsing and product features (everything up to ``now`` when given)."""
+    """Purchases, browsing and product features (everything up to ``now`` when given).
+
+    Only members who consent to personalization are learned from: an opted-out (or erased)
+    member's behaviour shapes nobody's recommendations, theirs included.
+    """
+    consenting = select(Member.member_id).where(Member.consent_personalization.is_(True))
     orders = (
         select(Order.member_id, OrderItem.sku, Order.created_at)
         .join(OrderItem, OrderItem.order_id == Order.order_id)
-        .where(Order.status != "cancelled")
+        .where(Order.status != "cancelled", Order.member_id.in_(consenting))
     )
-    browse = select(BrowseEvent.member_id, BrowseEvent.sku, BrowseEvent.kind, BrowseEvent.at)
+    browse = select(BrowseEvent.member_id, BrowseEvent.sku, BrowseEvent.kind, BrowseEvent.at).where(
+        BrowseEvent.member_id.in_(consenting)
+    )
     if now is not None:
         orders = orders.where(Order.created_at <= now)
         browse = browse.where(BrowseEvent.at <= now)

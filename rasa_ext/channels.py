@@ -4,7 +4,9 @@ The web gateway needs each member message's intent and sentiment (for the agent 
 analytics), and the bot's answer. With the stock REST channel that is two requests per turn (the
 webhook, then ``GET /conversations/{id}/tracker``, which loads and serialises the whole tracker).
 This channel answers ``POST /webhooks/rest_nlu/webhook`` (same body as ``/webhooks/rest/webhook``)
-with ``{"messages": [...the REST channel's items...], "nlu": {"intent", "confidence", "sentiment"}}``.
+with ``{"messages": [...the REST channel's items...], "nlu": {"intent", "confidence", "sentiment"},
+"failed_actions": [...custom actions that could not run in this turn...]}`` (the gateway then asks the
+member to try again instead of showing a half answer).
 
 The parse data is caught where Rasa computes it: :func:`install` wraps
 ``MessageProcessor.parse_message`` so that a message whose output channel is a
@@ -17,9 +19,10 @@ from __future__ import annotations
 
 import copy
 from asyncio import CancelledError
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 import structlog
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.processor import MessageProcessor
@@ -30,6 +33,7 @@ from sanic.response import HTTPResponse
 
 structlogger = structlog.get_logger()
 _original_parse_message = MessageProcessor.parse_message
+_original_remote_run = RemoteAction.run
 
 
 class NluCollectingOutputChannel(CollectingOutputChannel):
@@ -38,6 +42,9 @@ class NluCollectingOutputChannel(CollectingOutputChannel):
     def __init__(self) -> None:
         super().__init__()
         self.parse_data: Optional[Dict[Text, Any]] = None
+        # Custom actions that failed in this turn (action server down or crashed). Rasa itself only
+        # logs them ("Bot will continue, but the actions events are lost") and answers what it has.
+        self.failed_actions: List[Text] = []
 
 
 async def parse_message_keeping_result(
@@ -53,9 +60,24 @@ async def parse_message_keeping_result(
     return parse_data
 
 
+async def remote_run_noting_failure(
+    self: RemoteAction, output_channel: Any, nlg: Any, tracker: DialogueStateTracker, domain: Any
+) -> Any:
+    """``RemoteAction.run``, also telling an NLU-collecting channel that the action failed."""
+    try:
+        return await _original_remote_run(self, output_channel, nlg, tracker, domain)
+    except ActionExecutionRejection:
+        raise  # a form rejecting a slot value: part of the dialogue, not a failure
+    except Exception:
+        if isinstance(output_channel, NluCollectingOutputChannel):
+            output_channel.failed_actions.append(self.name())
+        raise
+
+
 def install() -> None:
-    """Wrap the processor's ``parse_message`` (idempotent)."""
+    """Wrap the processor's ``parse_message`` and ``RemoteAction.run`` (idempotent)."""
     MessageProcessor.parse_message = parse_message_keeping_result  # type: ignore[method-assign]
+    RemoteAction.run = remote_run_noting_failure  # type: ignore[method-assign]
 
 
 def nlu_summary(parse_data: Optional[Dict[Text, Any]]) -> Dict[Text, Any]:
@@ -103,6 +125,7 @@ class RestNluInput(RestInput):
                 structlogger.error("rest_nlu.message.received.timeout", text=copy.deepcopy(text))
             except Exception:  # noqa: BLE001 - answer what was collected, like the REST channel
                 structlogger.exception("rest_nlu.message.received.failure", text=copy.deepcopy(text))
-            return response.json({"messages": collector.messages, "nlu": nlu_summary(collector.parse_data)})
+            return response.json({"messages": collector.messages, "nlu": nlu_summary(collector.parse_data),
+                                  "failed_actions": collector.failed_actions})
 
         return webhook

@@ -2,7 +2,8 @@
 
 Every endpoint needs a valid ``desk_session`` cookie of an active agent or admin; every POST
 also needs ``X-CSRF-Token`` equal to the ``desk_csrf`` cookie. An agent sees only queued
-conversations and the ones assigned to them (admins all).
+conversations and the ones assigned to them (admins all); the member's full profile panel only
+once the conversation is theirs (``personalization.desk.panel.guard_detail``; every view audited).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, WebSocket
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path, Request, WebSocket
+from pydantic import BaseModel, Field
 
+from personalization.desk import panel as desk_panel
 from web import flows
 from web.auth import (
     AGENT_ROLES,
@@ -28,6 +30,7 @@ from web.auth import (
 )
 from web.context import AppContext, get_ctx
 from web.errors import ApiError
+from web.guards import clean_text, has_visible_text
 from web.hub import Connection
 
 logger = logging.getLogger(__name__)
@@ -63,12 +66,17 @@ router = APIRouter(prefix="/agent/api", dependencies=[Depends(desk_agent)])
 post_deps = [Depends(csrf_protected)]
 
 
+# Path parameters, typed and bounded (a 40-digit handoff id is a 400, not a database overflow).
+HandoffId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ConversationId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
 class ReplyBody(BaseModel):
-    text: str
+    text: str = Field(max_length=MAX_REPLY * 2)  # the polite too_long below says the real limit
 
 
 class TransferBody(BaseModel):
-    to_agent: str
+    to_agent: str = Field(min_length=1, max_length=64)
 
 
 class GoodwillBody(BaseModel):
@@ -103,14 +111,22 @@ async def agents(request: Request) -> dict[str, Any]:
 
 
 @router.get("/conversations/{conversation_id}")
-async def conversation(conversation_id: str, request: Request,
+async def conversation(conversation_id: ConversationId, request: Request,
                        agent: AgentPrincipal = Depends(desk_agent)) -> dict[str, Any]:
     ctx = get_ctx(request)
-    return await ctx.store.call(flows.conversation_detail, agent.agent_id, conversation_id, ctx.settings)
+    return await ctx.store.call(_guarded_detail, agent, conversation_id, ctx.settings)
+
+
+def _guarded_detail(session: Any, agent: AgentPrincipal, conversation_id: str, settings: Any) -> dict[str, Any]:
+    """The detail cut to the viewer's rights (full panel only for the assignee and admins), audited."""
+    detail = flows.conversation_detail(session, agent.agent_id, conversation_id, settings)
+    return desk_panel.guard_detail(session, detail, viewer_id=agent.agent_id, viewer_username=agent.username,
+                                   viewer_role=agent.role, viewer_name=agent.display_name,
+                                   conversation_id=conversation_id)
 
 
 @router.post("/handoffs/{handoff_id}/claim", dependencies=post_deps)
-async def claim(handoff_id: int, request: Request, agent: AgentPrincipal = Depends(desk_agent)) -> dict[str, Any]:
+async def claim(handoff_id: HandoffId, request: Request, agent: AgentPrincipal = Depends(desk_agent)) -> dict[str, Any]:
     ctx = get_ctx(request)
     outcome = await ctx.store.call(flows.claim, handoff_id, agent.agent_id)
     _announce(ctx, outcome)
@@ -121,21 +137,22 @@ async def claim(handoff_id: int, request: Request, agent: AgentPrincipal = Depen
 
 
 @router.post("/conversations/{conversation_id}/reply", dependencies=post_deps)
-async def reply(conversation_id: str, body: ReplyBody, request: Request,
+async def reply(conversation_id: ConversationId, body: ReplyBody, request: Request,
                 agent: AgentPrincipal = Depends(desk_agent)) -> dict[str, Any]:
     if len(body.text) > MAX_REPLY:
         raise ApiError("too_long")
-    if not body.text.strip():
+    text = clean_text(body.text)
+    if not has_visible_text(text):
         raise ApiError("empty")
     ctx = get_ctx(request)
     async with ctx.conversation_lock(conversation_id):
-        outcome = await ctx.store.call(flows.reply, conversation_id, agent.agent_id, body.text)
+        outcome = await ctx.store.call(flows.reply, conversation_id, agent.agent_id, text)
     _announce(ctx, outcome)
     return {"message": outcome.messages[0]}
 
 
 @router.post("/handoffs/{handoff_id}/transfer", dependencies=post_deps)
-async def transfer(handoff_id: int, body: TransferBody, request: Request,
+async def transfer(handoff_id: HandoffId, body: TransferBody, request: Request,
                    agent: AgentPrincipal = Depends(desk_agent)) -> dict[str, Any]:
     ctx = get_ctx(request)
     outcome = await ctx.store.call(flows.transfer, handoff_id, agent.agent_id, body.to_agent)
@@ -146,7 +163,7 @@ async def transfer(handoff_id: int, body: TransferBody, request: Request,
 
 
 @router.post("/handoffs/{handoff_id}/resolve", dependencies=post_deps)
-async def resolve(handoff_id: int, request: Request, agent: AgentPrincipal = Depends(desk_agent)) -> dict[str, Any]:
+async def resolve(handoff_id: HandoffId, request: Request, agent: AgentPrincipal = Depends(desk_agent)) -> dict[str, Any]:
     ctx = get_ctx(request)
     outcome = await ctx.store.call(flows.resolve, handoff_id, agent.agent_id)
     _announce(ctx, outcome, extra_agent_ids=(outcome.previous_agent_id,))
@@ -156,13 +173,15 @@ async def resolve(handoff_id: int, request: Request, agent: AgentPrincipal = Dep
 
 
 @router.post("/conversations/{conversation_id}/goodwill", dependencies=post_deps)
-async def goodwill(conversation_id: str, body: GoodwillBody, request: Request,
+async def goodwill(conversation_id: ConversationId, body: GoodwillBody, request: Request,
                    agent: AgentPrincipal = Depends(desk_agent)) -> dict[str, Any]:
     try:
         amount = Decimal(str(body.amount))
+        # quantize() itself fails on amounts beyond the context's precision (1e30): same answer.
+        valid = amount.is_finite() and amount > 0 and amount == amount.quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError) as exc:
         raise ApiError("bad_amount") from exc
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+    if not valid:
         raise ApiError("bad_amount")
     ctx = get_ctx(request)
     outcome = await ctx.store.call(flows.goodwill, conversation_id, agent.agent_id, amount)

@@ -4,6 +4,10 @@ Every ``Settings.analytics_interval_s`` seconds (0 = off) the thread runs
 :func:`personalization.analytics.run_pipeline` on Rasa's SQL event broker
 (``Settings.rasa_events_db``). ``POST /ops/api/refresh`` runs it once at once. A failing run is
 logged and retried on the next tick; it never takes the web app down.
+
+After a run that added fallback turns it refits the unrecognized-message clusters
+(:class:`~personalization.analytics.clusters.ClusterIndex`, also fitted once when the thread
+starts), so ``GET /ops/api/unrecognized`` reads them instead of clustering in the request.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from personalization.analytics.clusters import ClusterIndex
 from personalization.analytics.pipeline import EventSourceError, SqlEventSource, run_pipeline
 from personalization.settings import Settings
 
@@ -34,6 +39,7 @@ class AnalyticsRunner:
         self.last_success_at: datetime | None = None
         self.last_error: str | None = None
         self.last_summary: dict[str, Any] | None = None
+        self.clusters = ClusterIndex()
         self._run_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -55,7 +61,20 @@ class AnalyticsRunner:
             self.last_success_at = datetime.now(timezone.utc)
             self.last_error = None
             self.last_summary = summary
+            if summary.get("fallback_turns_written") or summary.get("rollup_rebuilt"):
+                self.refresh_clusters()
             return summary
+
+    def refresh_clusters(self) -> bool:
+        """Refit the clusters if the fallback messages changed; False (logged) if it failed."""
+        try:
+            with self.factory() as session:
+                self.clusters.refresh(session)
+                session.rollback()
+        except Exception:  # the dashboard then fits them on its next read
+            logger.exception("clustering the unrecognized messages failed")
+            return False
+        return True
 
     def _tick(self) -> None:
         try:
@@ -72,6 +91,7 @@ class AnalyticsRunner:
                 logger.info("analytics pipeline: %d events in %.2f s", summary["events_read"], summary["seconds"])
 
     def _loop(self) -> None:
+        self.refresh_clusters()  # ready before the first dashboard load after a restart
         while not self._stop.wait(self.interval_s):
             self._tick()
 

@@ -24,13 +24,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from personalization.db import create_schema, make_engine, session_factory
 from personalization.desk.errors import DeskError
 from personalization.settings import Settings
-from web import agent_api, gateway, ops_api, pages
+from web import admin_api, agent_api, audit_api, gateway, ops_api, pages
 from web.analytics_runner import AnalyticsRunner
 from web.context import AppContext
 from web.errors import ApiError, from_desk_error
-from web.events import Relay
+from web.fanout import relay_for, start_relay, stop_relay
+from web.guards import RequestGuard
 from web.hub import Hub
 from web.rasa_bridge import RasaBridge
+from web.ratelimit import RateLimits
 from web.signing import ensure_web_secret
 from web.store import Store
 
@@ -56,7 +58,7 @@ def _security_headers(request: Request, response: Response) -> None:
 
 
 def _error_response(error: ApiError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status)
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers or None)
 
 
 def create_app(settings: Settings, *, rasa_url: str, rasa_token: str, rasa_transport: object | None = None) -> FastAPI:
@@ -68,7 +70,7 @@ def create_app(settings: Settings, *, rasa_url: str, rasa_token: str, rasa_trans
         loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")), autoescape=True))
     rasa = RasaBridge(rasa_url, rasa_token, transport=rasa_transport)  # type: ignore[arg-type]
     ctx = AppContext(settings=settings, secret=ensure_web_secret(settings), store=store, hub=hub,
-                     relay=Relay(hub, store), rasa=rasa, templates=templates)
+                     relay=relay_for(settings, hub, store), rasa=rasa, templates=templates)
     analytics = AnalyticsRunner(store.factory, settings)
 
     @asynccontextmanager
@@ -76,9 +78,11 @@ def create_app(settings: Settings, *, rasa_url: str, rasa_token: str, rasa_trans
         # The desk tables (conversations, chat messages, agents, ...) may be newer than the database.
         await run_in_threadpool(create_schema, engine)
         analytics.start()  # keeps the ops dashboard fresh (Settings.analytics_interval_s; 0 = off)
+        await start_relay(ctx.relay)  # other web replicas' socket events (Settings.web_fanout)
         try:
             yield
         finally:
+            await stop_relay(ctx.relay)
             await run_in_threadpool(analytics.stop)
             await rasa.aclose()
             engine.dispose()
@@ -86,6 +90,7 @@ def create_app(settings: Settings, *, rasa_url: str, rasa_token: str, rasa_trans
     app = FastAPI(title="Member service web app", lifespan=lifespan)
     app.state.ctx = ctx
     app.state.analytics_runner = analytics
+    app.state.rate_limits = RateLimits.from_settings(settings)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -110,16 +115,25 @@ def create_app(settings: Settings, *, rasa_url: str, rasa_token: str, rasa_trans
         code = "not_found" if exc.status_code == 404 else "bad_request"
         return _error_response(ApiError(code, status=exc.status_code))
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:
+        return _error_response(ApiError("bad_request"))  # e.g. a JSON body nested thousands deep
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, _exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s", request.url.path)
         return _error_response(ApiError("internal"))
 
+    # Size limits and the per-IP budget before anything else (web/guards.py, web/ratelimit.py).
+    app.add_middleware(RequestGuard, settings=settings, limits=app.state.rate_limits)
     app.include_router(pages.router)
     app.include_router(agent_api.router)
     app.include_router(agent_api.ws_router)
     app.include_router(ops_api.router)
+    app.include_router(audit_api.router)  # GET /admin/api/audit (admins only)
     app.include_router(gateway.router)
+    app.include_router(admin_api.router)  # members' rights: admin privacy API
+    app.include_router(admin_api.member_router)  # GET /api/me/export
     static_dir = WEB_DIR / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir), check_dir=False), name="static")
     return app

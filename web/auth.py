@@ -19,6 +19,7 @@ from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
 from web.errors import ApiError
+from web.guards import is_secure
 from web.signing import BadSignature, sign, unsign
 
 SESSION_COOKIE = "desk_session"
@@ -88,13 +89,19 @@ def read_session_token(secret: str, token: str | None) -> tuple[int, str] | None
     return agent_id, role
 
 
+def _secure(request: Request) -> bool:
+    """Secure cookies with ``Settings.web_secure_cookies``, or when the request came over https."""
+    return is_secure(request, request.app.state.ctx.settings)
+
+
 def set_session_cookie(response: Response, request: Request, token: str) -> None:
     response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_TTL_S, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+                        secure=_secure(request), path="/")
 
 
-def clear_session_cookie(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+def clear_session_cookie(response: Response, request: Request | None = None) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
+                           secure=request is not None and _secure(request))
 
 
 # -- CSRF (double submit, signed so that a planted cookie of the attacker's own making fails) ---
@@ -118,7 +125,7 @@ def csrf_token_for(request: Request, secret: str) -> tuple[str, bool]:
 def set_csrf_cookie(response: Response, request: Request, token: str) -> None:
     # Readable by the console's script (it copies it into the X-CSRF-Token header).
     response.set_cookie(CSRF_COOKIE, token, max_age=CSRF_TTL_S, httponly=False, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+                        secure=_secure(request), path="/")
 
 
 def check_csrf(request: Request, secret: str, submitted: str | None) -> None:

@@ -28,6 +28,10 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "already_claimed": (409, "该会话已被其他客服接入。", "Another agent has already taken this conversation."),
     "demo_off": (404, "演示功能已关闭。", "The demo is switched off."),
     "bot_unavailable": (503, "智能助手暂时无法回复，请稍后再试。", "The assistant cannot answer right now; please try again shortly."),
+    "payload_too_large": (413, "请求内容太大了。", "The request is too large."),
+    "uri_too_long": (414, "请求地址太长了。", "The request address is too long."),
+    "headers_too_large": (431, "请求头太大了。", "The request headers are too large."),
+    "rate_limited": (429, "操作太频繁了，请稍后再试。", "Too many requests; please slow down and try again shortly."),
     "internal": (500, "系统繁忙，请稍后再试。", "Something went wrong on our side; please try again."),
 }
 
@@ -36,20 +40,32 @@ class ApiError(Exception):
     """An error answered as ``{"error": code, "message_zh", "message_en"}`` with an HTTP status."""
 
     def __init__(self, code: str, *, status: int | None = None, message_zh: str | None = None,
-                 message_en: str | None = None) -> None:
+                 message_en: str | None = None, headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         default_status, zh, en = MESSAGES.get(code, MESSAGES["bad_request"])
         super().__init__(code)
         self.code = code
         self.status = status or default_status
         self.message_zh = message_zh or zh
         self.message_en = message_en or en
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})  # e.g. retry_after_s, the client_id of the refused message
 
     def body(self) -> dict[str, Any]:
-        return {"error": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
+        return {"error": self.code, "message_zh": self.message_zh, "message_en": self.message_en, **self.extra}
 
     def frame(self) -> dict[str, Any]:
         """The same error as a WebSocket frame."""
-        return {"type": "error", "code": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
+        return {"type": "error", "code": self.code, "message_zh": self.message_zh, "message_en": self.message_en,
+                **self.extra}
+
+
+def rate_limited(retry_after_s: int, **extra: Any) -> ApiError:
+    """429 with ``Retry-After`` and the wait in both languages."""
+    wait = max(1, int(retry_after_s))
+    return ApiError("rate_limited", message_zh=f"操作太频繁了，请{wait}秒后再试。",
+                    message_en=f"Too many requests; please try again in {wait} s.",
+                    headers={"Retry-After": str(wait)}, extra={"retry_after_s": wait, **extra})
 
 
 def from_desk_error(exc: Exception) -> ApiError:

@@ -6,11 +6,14 @@ caller needs to answer and to fan out. Nothing here touches sockets.
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from personalization.desk import agents as desk_agents
@@ -23,7 +26,49 @@ from personalization.desk import suggestions as desk_suggestions
 from personalization.desk.errors import DeskError
 from personalization.models import HandoffRequest
 from personalization.settings import Settings
+from web.errors import ApiError
+from web.rasa_bridge import BOT_RETRY_MARKER
 from web.texts import system_text
+
+logger = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+# What the member is told when the dialogue could not answer: a custom action failed (the action
+# server is down or crashed; see web.rasa_bridge) or the turn came back empty. Stored as a system
+# message, so the member is never left in silence and sees it again after a reload.
+BOT_RETRY_TEXTS = ("系统繁忙，请稍后再试。", "The system is busy right now; please try again in a moment.")
+# A store that cannot take a write right now (SQLite: another connection holds the write lock past
+# the busy timeout; PostgreSQL: a lock timeout) or at all (disk, or SQLite's max_page_count, full).
+_BUSY = ("storage_busy", "系统繁忙，消息暂未保存，请稍后重试。",
+         "We are busy and could not save that; please try again shortly.")
+_FULL = ("storage_full", "系统存储空间不足，消息未能保存，请稍后再试。",
+         "Our storage is full, so that could not be saved; please try again later.")
+_STORAGE_ERRORS = {
+    "database is locked": _BUSY,
+    "lock timeout": _BUSY,
+    "database or disk is full": _FULL,
+    "no space left on device": _FULL,
+}
+
+
+def storage_errors(fn: F) -> F:
+    """Turn the store's "locked" and "full" errors into a polite 503 (``storage_busy`` / ``storage_full``).
+
+    The transaction is rolled back by :class:`web.store.Store`; nothing half-written stays behind.
+    Other database errors propagate unchanged (the app's generic handler answers them).
+    """
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OperationalError as exc:
+            text = str(exc.orig if exc.orig is not None else exc).lower()
+            for needle, (code, zh, en) in _STORAGE_ERRORS.items():
+                if needle in text:
+                    logger.warning("store refused a write in %s: %s", fn.__name__, needle)
+                    raise ApiError(code, status=503, message_zh=zh, message_en=en) from None
+            raise
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -53,6 +98,7 @@ def _system(session: Session, conversation_id: str, key: str, language: str, *,
 
 # -- member side --------------------------------------------------------------------------------
 
+@storage_errors
 def open_for_member(session: Session, *, member_id: str | None, visitor_id: str | None,
                     conversation_id: str | None, after_seq: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The member's conversation (a given one only if theirs) and its messages after ``after_seq``."""
@@ -67,6 +113,7 @@ def open_for_member(session: Session, *, member_id: str | None, visitor_id: str 
     return conversation, desk_conv.messages_after(session, conversation["conversation_id"], after_seq)
 
 
+@storage_errors
 def member_message(session: Session, conversation_id: str, *, text: str, payload: str | None,
                    client_id: str) -> tuple[dict[str, Any], bool, dict[str, Any] | None, dict[str, Any] | None]:
     """Store a member message (idempotent by ``client_id``): (message, created, active handoff, conversation)."""
@@ -78,10 +125,12 @@ def member_message(session: Session, conversation_id: str, *, text: str, payload
         desk_conv.get_conversation(session, conversation_id)
 
 
+@storage_errors
 def messages_after(session: Session, conversation_id: str, after_seq: int) -> list[dict[str, Any]]:
     return desk_conv.messages_after(session, conversation_id, after_seq)
 
 
+@storage_errors
 def record_nlu(session: Session, conversation_id: str, message_id: int, *, intent: str | None,
                sentiment: dict[str, Any] | None) -> dict[str, Any]:
     """Set the member message's intent and sentiment (what Rasa's NLU made of it)."""
@@ -125,20 +174,41 @@ def merge_bot_items(items: list[dict[str, Any]]) -> list[tuple[str, dict[str, An
     return merged
 
 
+@storage_errors
 def store_bot_items(session: Session, conversation_id: str, items: list[dict[str, Any]]) -> Outcome:
     """Store the bot's response items; notes whether the dialogue queued a handoff."""
     outcome = Outcome()
-    for text, payload in merge_bot_items(items):
+    retry = any(isinstance(item.get("custom"), dict) and item["custom"].get("type") == BOT_RETRY_MARKER
+                for item in items)
+    merged = [] if retry else merge_bot_items(items)
+    for text, payload in merged:
         if payload.get("type") == "handoff":
             outcome.extra["handoff_requested"] = True
         message, _ = desk_conv.append_message(session, conversation_id, sender="bot", text=text,
                                               payload=payload or None)
         outcome.messages.append(message)
+    if not merged:
+        # A custom action failed (the action server is down or crashed), or the dialogue said nothing.
+        outcome.extra["bot_silent"] = True
+        if not retry:
+            logger.warning("the dialogue answered nothing; the member is asked to retry")
+        outcome.messages.append(_bot_retry(session, conversation_id))
     outcome.handoff = desk_handoff.active_handoff(session, conversation_id)
     outcome.conversation = desk_conv.get_conversation(session, conversation_id)
     return outcome
 
 
+def _bot_retry(session: Session, conversation_id: str) -> dict[str, Any]:
+    """The polite "please try again" system message after an empty bot turn."""
+    language = _language(desk_conv.get_conversation(session, conversation_id))
+    zh, en = BOT_RETRY_TEXTS
+    payload = {"type": "system", "event": "bot_retry", "text_zh": zh, "text_en": en}
+    message, _ = desk_conv.append_message(session, conversation_id, sender="system",
+                                          text=en if language == "en" else zh, payload=payload)
+    return message
+
+
+@storage_errors
 def cancel_handoff(session: Session, conversation_id: str) -> Outcome | None:
     """The member leaves the queue (or the agent chat); None when nothing was active."""
     before = desk_handoff.active_handoff(session, conversation_id)
@@ -151,11 +221,13 @@ def cancel_handoff(session: Session, conversation_id: str) -> Outcome | None:
                    messages=[message], previous_agent_id=(before or {}).get("agent_id"))
 
 
+@storage_errors
 def set_language(session: Session, conversation_id: str, language: str) -> dict[str, Any]:
     """Set the conversation's language (zh/en); returns the conversation."""
     return desk_conv.set_language(session, conversation_id, language)
 
 
+@storage_errors
 def record_csat(session: Session, conversation_id: str, score: Any, *, handoff_id: Any,
                 member_id: str | None) -> dict[str, Any]:
     """Store the member's rating of the conversation's latest resolved handoff (or the one named)."""
@@ -190,15 +262,18 @@ def _assigned_to(session: Session, conversation_id: str, agent_id: int) -> dict[
     return handoff
 
 
+@storage_errors
 def queue(session: Session) -> list[dict[str, Any]]:
     return desk_handoff.queue(session)
 
 
+@storage_errors
 def mine(session: Session, agent_id: int) -> list[dict[str, Any]]:
     """The handoffs assigned to this agent right now."""
     return desk_handoff.assigned_to(session, agent_id)
 
 
+@storage_errors
 def conversation_detail(session: Session, agent_id: int, conversation_id: str, settings: Settings) -> dict[str, Any]:
     """Transcript, handoff, profile panel and suggested replies, if the agent may view it."""
     agent = _agent(session, agent_id)
@@ -217,6 +292,7 @@ def conversation_detail(session: Session, agent_id: int, conversation_id: str, s
             "messages": messages, "panel": panel, "suggestions": suggestions}
 
 
+@storage_errors
 def claim(session: Session, handoff_id: int, agent_id: int) -> Outcome:
     agent = _agent(session, agent_id)
     handoff = desk_handoff.claim(session, handoff_id, agent_id)
@@ -228,6 +304,7 @@ def claim(session: Session, handoff_id: int, agent_id: int) -> Outcome:
                    messages=[message])
 
 
+@storage_errors
 def reply(session: Session, conversation_id: str, agent_id: int, text: str) -> Outcome:
     _agent(session, agent_id)
     handoff = _assigned_to(session, conversation_id, agent_id)
@@ -238,6 +315,7 @@ def reply(session: Session, conversation_id: str, agent_id: int, text: str) -> O
                    messages=[message])
 
 
+@storage_errors
 def transfer(session: Session, handoff_id: int, agent_id: int, to_username: str) -> Outcome:
     _agent(session, agent_id)
     target = desk_agents.get_agent_by_username(session, to_username)
@@ -254,6 +332,7 @@ def transfer(session: Session, handoff_id: int, agent_id: int, to_username: str)
                    messages=[message], previous_agent_id=agent_id)
 
 
+@storage_errors
 def resolve(session: Session, handoff_id: int, agent_id: int) -> Outcome:
     _agent(session, agent_id)
     handoff = desk_handoff.resolve(session, handoff_id, agent_id)
@@ -265,6 +344,7 @@ def resolve(session: Session, handoff_id: int, agent_id: int) -> Outcome:
                    messages=[message], previous_agent_id=agent_id)
 
 
+@storage_errors
 def goodwill(session: Session, conversation_id: str, agent_id: int, amount: Decimal) -> Outcome:
     _agent(session, agent_id)
     handoff = _assigned_to(session, conversation_id, agent_id)
@@ -281,6 +361,7 @@ def goodwill(session: Session, conversation_id: str, agent_id: int, amount: Deci
     return Outcome(conversation=conversation, handoff=handoff, messages=[message], extra={"coupon": coupon})
 
 
+@storage_errors
 def agents_for_transfer(session: Session) -> list[dict[str, Any]]:
     """Active agents/admins a conversation can be transferred to (no secrets)."""
     return [{"username": a["username"], "display_name": a["display_name"], "role": a["role"]}

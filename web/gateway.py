@@ -16,9 +16,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from personalization.desk.errors import DeskError
 from web import flows
 from web.context import AppContext, get_ctx
-from web.errors import ApiError, from_desk_error
+from web.errors import ApiError, from_desk_error, rate_limited
+from web.guards import CONVERSATION_ID_RE, clean_text, has_visible_text
 from web.hub import Connection
 from web.rasa_bridge import RasaUnavailable
+from web.ratelimit import check, client_ip, get_limits
 from web.tokens import InvalidToken, MemberIdentity, verify_member_token
 
 logger = logging.getLogger(__name__)
@@ -44,14 +46,16 @@ class MemberSession:
         self.identity = identity
         self.conversation_id: str = conversation["conversation_id"]
         self.language: str = conversation.get("language") or "zh"
+        # Rate limits count per token subject: a member across all tabs and devices, or one visitor.
+        self.rate_key = f"member:{identity.member_id}" if identity.member_id else f"visitor:{identity.visitor_id}"
 
     # -- dispatch ---------------------------------------------------------------------------------
     async def handle(self, raw: str) -> None:
-        if len(raw.encode("utf-8", "ignore")) > MAX_FRAME_BYTES:
+        if len(raw) > MAX_FRAME_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
             raise ApiError("too_long")
         try:
             frame = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[…" thousands deep
             raise ApiError("bad_frame") from exc
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             raise ApiError("bad_frame")
@@ -69,20 +73,26 @@ class MemberSession:
     # -- member message ---------------------------------------------------------------------------
     async def on_message(self, frame: dict[str, Any]) -> None:
         client_id, text, payload = frame.get("client_id"), frame.get("text"), frame.get("payload")
-        if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
+        if not isinstance(client_id, str) or not 0 < len(client_id) <= 64 or not client_id.isprintable():
             raise ApiError("bad_client_id")
+        refused = {"client_id": client_id}  # the widget drops that pending message and says why
         if text is None:
             text = ""
         if not isinstance(text, str) or (payload is not None and not isinstance(payload, str)):
-            raise ApiError("bad_frame")
+            raise ApiError("bad_frame", extra=refused)
         if len(text) > MAX_TEXT or (payload is not None and len(payload) > MAX_TEXT):
-            raise ApiError("too_long")
+            raise ApiError("too_long", extra=refused)
+        text = clean_text(text)
+        payload = clean_text(payload) if payload is not None else None
         if payload is not None and not payload.startswith("/"):
             payload = None  # only button payloads ("/intent{...}") go to Rasa as such
-        if not text.strip() and not payload:
-            raise ApiError("empty")
-        if not text.strip():
+        if not has_visible_text(text) and not payload:
+            raise ApiError("empty", extra=refused)
+        if not has_visible_text(text):
             text = payload or ""
+        decision = check(get_limits(self.conn.websocket).messages_per_member, self.rate_key)
+        if not decision.allowed:
+            raise rate_limited(decision.retry_after_s, **refused)
         ctx, cid = self.ctx, self.conversation_id
         async with ctx.conversation_lock(cid):
             message, created, handoff, conversation = await ctx.store.call(
@@ -173,9 +183,18 @@ class MemberSession:
 def _after_seq(value: str | None) -> int:
     if value is None or value == "":
         return 0
-    if not value.isdigit() or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise ApiError("bad_request")
     return int(value)
+
+
+def _conversation_id(value: str | None) -> str | None:
+    """The ``conversation_id`` query parameter, checked (a malformed one is nobody's: 403)."""
+    if value is None or value == "":
+        return None
+    if not CONVERSATION_ID_RE.fullmatch(value):
+        raise ApiError("forbidden")
+    return value
 
 
 @router.websocket("/ws/chat")
@@ -185,20 +204,25 @@ async def member_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     params = websocket.query_params
     try:
+        # Connections count against the client's per-IP budget like any other request.
+        decision = check(get_limits(websocket).api_per_ip,
+                         "ip:" + client_ip(websocket, trusted_proxy=ctx.settings.web_trusted_proxy))
+        if not decision.allowed:
+            raise rate_limited(decision.retry_after_s)
         # No origin check here: the widget may be embedded in other sites, and the socket is
         # authorised by the token in its URL, not by cookies (no cross-site hijacking to fear).
         identity = verify_member_token(ctx.secret, params.get("token"))
         after_seq = _after_seq(params.get("after_seq"))
         conversation, backlog = await ctx.store.call(
             flows.open_for_member, member_id=identity.member_id, visitor_id=identity.visitor_id,
-            conversation_id=params.get("conversation_id"), after_seq=after_seq)
+            conversation_id=_conversation_id(params.get("conversation_id")), after_seq=after_seq)
         if conversation is None:
             raise ApiError("forbidden")
     except InvalidToken:
         await _refuse(websocket, ApiError("invalid_token"), 4401)
         return
     except ApiError as exc:
-        await _refuse(websocket, exc, 4403 if exc.status == 403 else 4400)
+        await _refuse(websocket, exc, {403: 4403, 429: 4429}.get(exc.status, 4400))
         return
     except DeskError as exc:
         await _refuse(websocket, from_desk_error(exc), 4400)
@@ -223,7 +247,7 @@ async def member_socket(websocket: WebSocket) -> None:
             if event["type"] == "websocket.disconnect":
                 break
             raw = event.get("text")
-            if raw is None:
+            if raw is None:  # a binary frame
                 conn.send(ApiError("bad_frame").frame())
                 continue
             try:

@@ -1,7 +1,9 @@
 """In-process fan-out of frames to WebSockets: member sockets by conversation, agent sockets by agent.
 
 Every socket gets an :class:`asyncio.Queue` and a writer task, so a slow or dead socket never
-blocks the sender (one web process in the embedded default; scale-out would put a broker here).
+blocks the sender. The hub reaches this process's sockets only; with several web replicas,
+web/fanout.py carries the events to the others (PostgreSQL LISTEN/NOTIFY) and they push them to
+their own hubs.
 """
 
 from __future__ import annotations

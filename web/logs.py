@@ -1,31 +1,19 @@
-"""Log hygiene: member tokens in socket URLs (``?token=…``) never reach the logs."""
+"""Log hygiene of the web app: no personal data and no member tokens (``?token=…``) in log lines.
+
+The filter itself is :class:`personalization.privacy.log_filter.PiiLogFilter` (one place for the
+PII patterns and the ``token=`` redaction); ``RedactTokens`` is its old name here.
+"""
 
 from __future__ import annotations
 
-import logging
-import re
+from personalization.privacy import log_filter
+from personalization.privacy.log_filter import PiiLogFilter
 
-_TOKEN = re.compile(r"(token=)[^&\s\"']+")
+RedactTokens = PiiLogFilter
 
-
-class RedactTokens(logging.Filter):
-    """Replaces the value of every ``token=`` query parameter in a log line with ``***``."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is not ours to fix here
-            return True
-        if "token=" in message:
-            record.msg, record.args = _TOKEN.sub(r"\1***", message), ()
-        return True
+__all__ = ["PiiLogFilter", "RedactTokens", "install"]
 
 
 def install(logger_names: tuple[str, ...] = ("uvicorn.error", "uvicorn.access", "uvicorn")) -> None:
-    """Attach :class:`RedactTokens` to uvicorn's loggers and their handlers."""
-    redact = RedactTokens()
-    for name in logger_names:
-        logger = logging.getLogger(name)
-        logger.addFilter(redact)
-        for handler in logger.handlers:
-            handler.addFilter(redact)
+    """Mask every log record of the process, and put the filter on uvicorn's loggers' handlers."""
+    log_filter.install(logger_names)

@@ -5,6 +5,12 @@ Every endpoint needs the ``desk_session`` cookie of an active ops or admin accou
 a login, 403 for another role); ``POST /ops/api/refresh`` also needs ``X-CSRF-Token``. Filters
 (``from``, ``to``, ``tier``, ``segment``) are checked here and answered with a polite 400.
 Personal data stays masked: metrics and transcripts come from the masked analytics layer.
+
+Speed with a million events stored: metrics read the per-day rollup (``analytics_daily``); the full
+overview is cached per filter until the rollup changes (its generation) or for at most
+:data:`OVERVIEW_TTL_S` seconds (agent times and coupon redemption live in the desk's tables, which
+change without the pipeline); clusters of unrecognized messages come from the analytics runner's
+fitted model (:class:`~personalization.analytics.clusters.ClusterIndex`) and are a separate call.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import csv
 import io
 import re
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,12 +32,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from personalization.analytics import clusters
+from personalization.analytics import rollups
 from personalization.analytics.metrics import ANONYMOUS, MAX_DAYS, METRICS, NO_SEGMENT, overview
-from personalization.analytics.models import AnalyticsConversation, AnalyticsCursor
+from personalization.analytics.models import AnalyticsCursor, AnalyticsDaily
 from personalization.analytics.pipeline import EventSourceError
 from personalization.analytics.transcript import masked_transcript
+from personalization.privacy.pii import mask_text
 from personalization.segments import SEGMENT_NAMES
+from web import audit_api
 from web.agent_api import csrf_protected, current_principal
 from web.analytics_runner import AnalyticsRunner
 from web.auth import OPS_ROLES, AgentPrincipal
@@ -47,7 +57,8 @@ TIERS: dict[str, tuple[str, str]] = {
 NO_SEGMENT_LABEL = ("未分群", "No segment")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-_CLUSTER_CACHE_SIZE = 32
+OVERVIEW_CACHE_SIZE = 64
+OVERVIEW_TTL_S = 60.0
 
 
 async def ops_user(request: Request) -> AgentPrincipal:
@@ -154,7 +165,7 @@ def _without_filters(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _segment_options(session: Session) -> list[dict[str, str]]:
-    found = set(session.scalars(select(AnalyticsConversation.segment).where(AnalyticsConversation.segment.is_not(None)).distinct()))
+    found = set(session.scalars(select(AnalyticsDaily.segment).where(AnalyticsDaily.segment.is_not(None)).distinct()))
     codes = list(SEGMENT_NAMES) + sorted(str(s) for s in found if s not in SEGMENT_NAMES)
     options = [{"value": code, "label_zh": SEGMENT_NAMES.get(code, (code, code))[0],
                 "label_en": SEGMENT_NAMES.get(code, (code, code))[1]} for code in codes]
@@ -165,55 +176,66 @@ def _tier_options() -> list[dict[str, str]]:
     return [{"value": code, "label_zh": zh, "label_en": en} for code, (zh, en) in TIERS.items()]
 
 
-class _ClusterCache:
-    """Clusters by their input (the fallback messages of a filter): recomputed only when those change."""
+class OverviewCache:
+    """Overviews by (filter, rollup generation), least recently used out, each kept ``ttl_s`` at most."""
 
-    def __init__(self) -> None:
-        self._items: dict[tuple[Any, ...], list[clusters.Cluster]] = {}
+    def __init__(self, size: int = OVERVIEW_CACHE_SIZE, ttl_s: float = OVERVIEW_TTL_S) -> None:
+        self.size, self.ttl_s = size, ttl_s
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, rows: list[tuple[str, int]], limit: int) -> list[clusters.Cluster]:
-        key = (tuple(rows), limit)
+    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
         with self._lock:
             found = self._items.get(key)
-        if found is None:
-            found = clusters.cluster_messages(rows, limit=limit)  # outside the lock: other filters need not wait
-            with self._lock:
-                if len(self._items) >= _CLUSTER_CACHE_SIZE:
-                    self._items.pop(next(iter(self._items)))
-                self._items[key] = found
-        return found
+            if found is None or time.monotonic() - found[0] > self.ttl_s:
+                return None
+            self._items.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[Any, ...], value: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
-def _cluster_cache(request: Request) -> _ClusterCache:
-    cache = getattr(request.app.state, "ops_cluster_cache", None)
+def _overview_cache(request: Request) -> OverviewCache:
+    cache = getattr(request.app.state, "ops_overview_cache", None)
     if cache is None:
-        cache = request.app.state.ops_cluster_cache = _ClusterCache()
+        cache = request.app.state.ops_overview_cache = OverviewCache()
     return cache  # type: ignore[no-any-return]
 
 
 async def _unrecognized(request: Request, f: Filters, limit: int) -> dict[str, Any]:
-    rows = await get_ctx(request).store.call(clusters.fallback_messages, *f.args())
-    found = await run_in_threadpool(_cluster_cache(request).get, rows, limit)
-    return {"fallback_messages": sum(n for _, n in rows), "clusters": found}
+    index = _runner(request).clusters
+    return await get_ctx(request).store.call(index.unrecognized, *f.args(), limit=limit)
 
 
 # -- endpoints ----------------------------------------------------------------------------------
 
 @router.get("/metrics", summary="Every metric for one filter")
 async def all_metrics(request: Request, f: Filters = Depends(filters)) -> dict[str, Any]:
-    """``{"filters", "metrics": {name: value}, "unrecognized": [clusters], "updated_at", "options"}``."""
+    """``{"filters", "metrics": {name: value}, "updated_at", "options"}``.
+
+    The clusters of unrecognized messages are not here: ``GET /ops/api/unrecognized``.
+    """
     runner = _runner(request)
+    cache = _overview_cache(request)
 
     def load(session: Session) -> tuple[dict[str, Any], str | None, list[dict[str, str]]]:
-        return overview(session, *f.args()), _updated_at(session, runner), _segment_options(session)
+        rollups.ensure_rollup(session)  # a database from before the rollup: built once, then read
+        key = (f.args(), rollups.generation(session))
+        values = cache.get(key)
+        if values is None:
+            values = overview(session, *f.args())
+            cache.put(key, values)
+        return values, _updated_at(session, runner), _segment_options(session)
 
     values, updated_at, segments = await get_ctx(request).store.call(load)
-    unrecognized = await _unrecognized(request, f, 10)
     return {
         "filters": f.public(),
         "metrics": _without_filters(values),
-        "unrecognized": unrecognized["clusters"],
         "updated_at": updated_at,
         "options": {"tiers": _tier_options(), "segments": segments},
     }
@@ -261,7 +283,7 @@ async def unrecognized(request: Request, limit: int = Query(10, ge=1, le=50), f:
 
 
 @router.get("/conversations/{key:path}/transcript", summary="A conversation's transcript, personal data masked")
-async def transcript(key: str, request: Request) -> dict[str, Any]:
+async def transcript(key: str, request: Request, user: AgentPrincipal = Depends(ops_user)) -> dict[str, Any]:
     """The masked transcript of the conversation ``key`` (``<sender_id>#<first event id>``); 404 if unknown."""
     runner = _runner(request)
     try:
@@ -271,6 +293,7 @@ async def transcript(key: str, request: Request) -> dict[str, Any]:
                        message_en="The conversation log cannot be read right now; please try again shortly.") from exc
     if found is None:
         raise ApiError("not_found", message_zh="没有找到该会话。", message_en="That conversation was not found.")
+    await audit_api.record_transcript_view(request, user, key)  # who looked at which member's conversation
     return found
 
 
@@ -343,6 +366,8 @@ def table_for(name: str, value: dict[str, Any]) -> Table:
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, str):
+        value = mask_text(value)  # defence in depth: analytics texts are stored masked already
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value  # a spreadsheet must not run a member's text as a formula
     return value
@@ -360,7 +385,7 @@ def to_csv(header: list[str], rows: list[list[Any]]) -> str:
 @router.get("/export.csv", summary="One metric as CSV", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 CSV with a BOM"}})
 async def export_csv(request: Request, metric: str = Query(..., description="a metric name, or unrecognized"),
-                     f: Filters = Depends(filters)) -> Response:
+                     f: Filters = Depends(filters), user: AgentPrincipal = Depends(ops_user)) -> Response:
     """``<metric>-<from>-<to>.csv``: the metric as a flat table for the filter."""
     if metric == "unrecognized":
         value = await _unrecognized(request, f, 50)
@@ -368,5 +393,6 @@ async def export_csv(request: Request, metric: str = Query(..., description="a m
         value = await get_ctx(request).store.call(_metric(metric), *f.args())
     body = to_csv(*table_for(metric, value))
     filename = f"{metric}-{f.date_from.isoformat()}-{f.date_to.isoformat()}.csv"
+    await audit_api.record_export(request, user, filename, {"metric": metric, **f.public()})
     return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

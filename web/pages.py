@@ -8,7 +8,7 @@ from typing import Any
 import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,8 +29,9 @@ from web.auth import (
     set_session_cookie,
 )
 from web.context import get_ctx
-from web.errors import ApiError
-from web.tokens import new_visitor_id, sign_member_token
+from web.errors import ApiError, rate_limited
+from web.ratelimit import check, client_ip, get_limits
+from web.tokens import MEMBER_ID_RE, new_visitor_id, sign_member_token
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -39,6 +40,7 @@ LOGIN_ERRORS = {
     "failed": ("用户名或密码不正确，请重试。", "The username or password is not correct; please try again."),
     "locked": ("登录失败次数过多，请10分钟后再试。", "Too many failed attempts; please try again in 10 minutes."),
     "csrf": ("页面已过期，请重新提交。", "This page has expired; please submit again."),
+    "rate": ("登录尝试太频繁，请稍后再试。", "Too many login attempts from here; please wait a minute and try again."),
 }
 
 # Used only while a page template is missing (the front end ships the real ones); autoescaped.
@@ -79,7 +81,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)  # pages: not part of the JSON API
 async def shop(request: Request) -> Response:
     return render(request, "shop.html", {"title": "会员商城"})
 
@@ -95,7 +97,7 @@ def _login_page(request: Request, token: str, *, error: str | None = None, usern
     }, status_code=status_code)
 
 
-@router.get("/agent/login", response_class=HTMLResponse)
+@router.get("/agent/login", response_class=HTMLResponse, include_in_schema=False)
 async def login_form(request: Request) -> Response:
     return _with_csrf(request, lambda token: _login_page(request, token))
 
@@ -110,7 +112,7 @@ def _authenticate(session: Session, username: str, password: str) -> Any:
     return principal_from_agent(agent)
 
 
-@router.post("/agent/login")
+@router.post("/agent/login", include_in_schema=False)  # an HTML form post answered by a redirect
 async def login(request: Request) -> Response:
     ctx = get_ctx(request)
     form = await request.form()
@@ -123,6 +125,12 @@ async def login(request: Request) -> Response:
     except ApiError:
         return _with_csrf(request, lambda t: _login_page(request, t, error="csrf", username=username,
                                                          status_code=403))
+    decision = check(get_limits(request).logins_per_ip,
+                     "ip:" + client_ip(request, trusted_proxy=ctx.settings.web_trusted_proxy))
+    if not decision.allowed:  # many usernames from one address: a password spray
+        response = _login_page(request, token, error="rate", username=username, status_code=429)
+        response.headers["Retry-After"] = str(decision.retry_after_s)
+        return response
     if ctx.throttle.locked(username):
         return _login_page(request, token, error="locked", username=username, status_code=429)
     principal = await ctx.store.call(_authenticate, username, password) if username and password else None
@@ -145,7 +153,7 @@ def _record_logout(session: Session, agent_id: int) -> None:
     record_action(session, agent_id, "logout")
 
 
-@router.post("/agent/logout")
+@router.post("/agent/logout", include_in_schema=False)
 async def logout(request: Request) -> Response:
     ctx = get_ctx(request)
     form = await request.form()
@@ -155,7 +163,7 @@ async def logout(request: Request) -> Response:
     if parsed is not None:
         await ctx.store.call(_record_logout, parsed[0])
     response = RedirectResponse("/agent/login", status_code=303)
-    clear_session_cookie(response)
+    clear_session_cookie(response, request)
     return response
 
 
@@ -172,12 +180,12 @@ async def _page_for(request: Request, roles: tuple[str, ...], template: str, tit
         "title": title, "agent": principal.public(), "csrf_token": token}))
 
 
-@router.get("/agent", response_class=HTMLResponse)
+@router.get("/agent", response_class=HTMLResponse, include_in_schema=False)
 async def console(request: Request) -> Response:
     return await _page_for(request, AGENT_ROLES, "console.html", "客服工作台")
 
 
-@router.get("/ops", response_class=HTMLResponse)
+@router.get("/ops", response_class=HTMLResponse, include_in_schema=False)
 async def ops(request: Request) -> Response:
     return await _page_for(request, OPS_ROLES, "ops.html", "运营看板")
 
@@ -185,7 +193,7 @@ async def ops(request: Request) -> Response:
 # -- demo identities (only when settings.web_demo) ----------------------------------------------
 
 class DemoTokenBody(BaseModel):
-    member_id: str | None = None
+    member_id: str | None = Field(None, max_length=16, description="a demo member id; null for an anonymous visitor")
 
 
 def _demo_members(session: Session) -> list[dict[str, Any]]:
@@ -222,12 +230,17 @@ async def demo_token(request: Request, body: DemoTokenBody | None = None) -> dic
     ctx = get_ctx(request)
     if not ctx.settings.web_demo:
         raise ApiError("demo_off")
+    decision = check(get_limits(request).tokens_per_ip,
+                     "ip:" + client_ip(request, trusted_proxy=ctx.settings.web_trusted_proxy))
+    if not decision.allowed:
+        raise rate_limited(decision.retry_after_s)
+    ttl_s = ctx.settings.web_member_token_ttl_s
     member_id = (body.member_id if body else None) or None
     if member_id is not None:
-        if len(member_id) > 16 or not await ctx.store.call(_member_exists, member_id):
+        if not MEMBER_ID_RE.fullmatch(member_id) or not await ctx.store.call(_member_exists, member_id):
             raise ApiError("not_found")
-        token = sign_member_token(ctx.secret, member_id=member_id, visitor_id=None)
+        token = sign_member_token(ctx.secret, member_id=member_id, visitor_id=None, ttl_s=ttl_s)
         return {"token": token, "member_id": member_id, "visitor_id": None}
     visitor_id = new_visitor_id()
-    return {"token": sign_member_token(ctx.secret, member_id=None, visitor_id=visitor_id),
+    return {"token": sign_member_token(ctx.secret, member_id=None, visitor_id=visitor_id, ttl_s=ttl_s),
             "member_id": None, "visitor_id": visitor_id}

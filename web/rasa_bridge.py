@@ -1,5 +1,16 @@
 """The Rasa server as the gateway calls it: the ``rest_nlu`` channel (the bot's answer and the NLU
-result of the member's message in one request, see ``rasa_ext.channels``) and ``/model/parse``."""
+result of the member's message in one request, see ``rasa_ext.channels``) and ``/model/parse``.
+
+Failures, as the member meets them:
+
+- Rasa down or restarting (connection refused, timeout, HTTP error): :class:`RasaUnavailable`; the
+  gateway answers with the ``bot_unavailable`` error frame (the member's message is already stored).
+- The action server down or crashed: Rasa still answers 200, but the custom action's answer is
+  missing (Rasa logs "Bot will continue, but the actions events are lost"); ``rest_nlu`` lists the
+  action in ``failed_actions``. The bridge then replaces the turn's items by one
+  :data:`BOT_RETRY_MARKER` item, which ``web.flows.store_bot_items`` stores as a polite
+  "系统繁忙，请稍后再试" system message (as it does for a turn with no answer at all).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +21,10 @@ from typing import Any
 import httpx
 
 logger = logging.getLogger(__name__)
+
+
+# A response item standing for "the dialogue could not answer this turn; ask the member to retry".
+BOT_RETRY_MARKER = "bot_retry"
 
 
 class RasaUnavailable(RuntimeError):
@@ -67,6 +82,13 @@ class RasaBridge:
         items = answer.get("messages") if isinstance(answer, dict) else None
         if not isinstance(items, list):
             raise RasaUnavailable("unexpected response")
+        failed = answer.get("failed_actions")
+        if isinstance(failed, list) and failed:
+            # What the bot said around a failed action (a follow-up to an answer that never came) would
+            # mislead; the member is asked to retry instead.
+            logger.warning("custom action(s) failed in Rasa (action server down?): %s",
+                           ", ".join(str(name)[:64] for name in failed[:5]))
+            return BotTurn(items=[{"custom": {"type": BOT_RETRY_MARKER}}], parse=_parse_result(answer.get("nlu")))
         return BotTurn(items=[item for item in items if isinstance(item, dict)], parse=_parse_result(answer.get("nlu")))
 
     async def parse(self, text: str) -> ParseResult:

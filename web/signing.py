@@ -12,12 +12,17 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from personalization.local_secrets import ensure_secret_file
 from personalization.settings import Settings
+
+MAX_TOKEN_CHARS = 4096
+# body "." mac, both base64url without padding (ASCII only: anything else is refused unread).
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}")
 
 
 class BadSignature(ValueError):
@@ -53,16 +58,17 @@ def sign(secret: str, purpose: str, data: dict[str, Any], *, ttl_s: int, now: fl
 def unsign(secret: str, purpose: str, token: str, *, now: float | None = None) -> dict[str, Any]:
     """The data of a blob made by :func:`sign`; raises :class:`BadSignature` ("malformed",
     "bad_signature", "expired")."""
-    if not isinstance(token, str) or token.count(".") != 1 or len(token) > 4096:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not _TOKEN_RE.fullmatch(token):
         raise BadSignature("malformed")
     body, mac = token.split(".")
-    if not hmac.compare_digest(_mac(secret, purpose, body), mac):
+    if not hmac.compare_digest(_mac(secret, purpose, body).encode("ascii"), mac.encode("ascii")):
         raise BadSignature("bad_signature")
     try:
         data = json.loads(_b64decode(body))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadSignature("malformed") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("exp"), int):
+    exp = data.get("exp") if isinstance(data, dict) else None
+    if not isinstance(exp, int) or isinstance(exp, bool):
         raise BadSignature("malformed")
     if data["exp"] < (time.time() if now is None else now):
         raise BadSignature("expired")

@@ -7,6 +7,13 @@ chosen by the data: candidates between 2 and about the square root of the number
 messages, the one with the best cosine silhouette wins. Texts are masked again before they are
 returned (they are stored masked; masking twice changes nothing).
 
+The dashboard does not cluster per request: :class:`ClusterIndex` fits one :class:`ClusterModel` on
+every fallback message stored (the :data:`MAX_TEXTS` most frequent distinct texts are clustered,
+every other text joins its nearest cluster), keyed on the fallback turns (their count and last
+id), so it is refitted only when the pipeline added some (the analytics runner does that right
+after the run). A filter's clusters are then the model's clusters restricted to the filter's
+messages: one query and dictionary look-ups, with labels that stay the same across filters.
+
 jieba and scikit-learn are imported when clustering runs, never at import.
 """
 
@@ -14,9 +21,11 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypedDict
 
@@ -70,13 +79,14 @@ def _quiet_jieba() -> None:
     jieba.setLogLevel(logging.WARNING)  # jieba logs its dictionary loading at DEBUG on the console
 
 
-def _features(texts: Sequence[str]) -> tuple[Any, list[str], Any]:
-    """(matrix L2-normalised, word vocabulary, word block) of ``texts``."""
+def _features(texts: Sequence[str]) -> tuple[Any, list[str], Any, list[Any]]:
+    """(matrix L2-normalised, word vocabulary, word block, fitted vectorizers) of ``texts``."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
     blocks = []
+    vectorizers: list[Any] = []
     words: Any = None
     vocabulary: list[str] = []
     try:
@@ -84,15 +94,26 @@ def _features(texts: Sequence[str]) -> tuple[Any, list[str], Any]:
         words = word_vectorizer.fit_transform(texts)
         vocabulary = list(word_vectorizer.get_feature_names_out())
         blocks.append(words)
+        vectorizers.append(word_vectorizer)
     except ValueError:  # no word at all (only punctuation or numbers)
         words = None
     try:
-        blocks.append(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True).fit_transform(texts))
+        char_vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True)
+        blocks.append(char_vectorizer.fit_transform(texts))
+        vectorizers.append(char_vectorizer)
     except ValueError:
         pass
     if not blocks:
-        return csr_matrix((len(texts), 1)), [], None
-    return normalize(hstack(blocks).tocsr()), vocabulary, words
+        return csr_matrix((len(texts), 1)), [], None, []
+    return normalize(hstack(blocks).tocsr()), vocabulary, words, vectorizers
+
+
+def _transform(vectorizers: list[Any], texts: Sequence[str]) -> Any:
+    """``texts`` in the feature space of fitted ``vectorizers`` (L2-normalised rows)."""
+    from scipy.sparse import hstack
+    from sklearn.preprocessing import normalize
+
+    return normalize(hstack([v.transform(texts) for v in vectorizers]).tocsr())
 
 
 def _candidate_ks(n: int) -> list[int]:
@@ -144,6 +165,98 @@ def _label(members: list[int], words: Any, vocabulary: list[str], texts: Sequenc
     return texts[members[0]][:20]
 
 
+def _counted(messages: Iterable[str] | Iterable[tuple[str, int]]) -> tuple[Counter[str], dict[str, str]]:
+    """(count per normalised text, how each normalised text is shown) of non-blank messages."""
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for item in messages:
+        text, count = (item, 1) if isinstance(item, str) else item
+        key = _normalize(text or "")
+        if key and count > 0:
+            counts[key] += int(count)
+            shown.setdefault(key, _SPACES.sub(" ", text).strip())
+    return counts, shown
+
+
+@dataclass
+class ClusterModel:
+    """Clusters fitted on a set of messages; any text can be placed in one (:meth:`cluster_of`)."""
+
+    key: Any = None  # what the model was fitted on (see :func:`fallback_key`)
+    labels: list[str] = field(default_factory=list)  # per cluster, unmasked top terms
+    of_text: dict[str, int] = field(default_factory=dict)  # normalised text -> cluster
+    centroids: Any = None  # (clusters x features), rows L2-normalised
+    vectorizers: list[Any] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def fit(cls, messages: Iterable[str] | Iterable[tuple[str, int]], *, seed: int = SEED, key: Any = None) -> "ClusterModel":
+        """Cluster the :data:`MAX_TEXTS` most frequent distinct texts; place every other one too."""
+        counts, _ = _counted(messages)
+        model = cls(key=key)
+        if not counts:
+            return model
+        # The most frequent distinct texts, in a fixed order (so the result does not depend on input order).
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        texts = [text for text, _ in ranked[:MAX_TEXTS]]
+        weights = [n for _, n in ranked[:MAX_TEXTS]]
+        _quiet_jieba()
+        matrix, vocabulary, words, model.vectorizers = _features(texts)
+        assigned = _assign(matrix, weights, seed)
+        groups: dict[int, list[int]] = {}
+        for index, label in enumerate(assigned):
+            groups.setdefault(label, []).append(index)  # indices ascend: most frequent text first
+        rows = []
+        for number, members in enumerate(groups.values()):
+            model.labels.append(_label(members, words, vocabulary, texts, weights))
+            for i in members:
+                model.of_text[texts[i]] = number
+            rows.append(members)
+        if model.vectorizers:
+            import numpy as np
+            from scipy.sparse import csr_matrix
+            from sklearn.preprocessing import normalize
+
+            centroids = np.vstack([np.asarray(matrix[members].mean(axis=0)) for members in rows])
+            model.centroids = csr_matrix(normalize(centroids))
+        model._place([text for text, _ in ranked[MAX_TEXTS:]])
+        return model
+
+    def _place(self, texts: Sequence[str]) -> None:
+        """Put ``texts`` (normalised, not fitted) in their nearest cluster (cluster 0 without features)."""
+        if not texts or not self.labels:
+            return
+        if self.centroids is None:
+            self.of_text.update((text, 0) for text in texts)
+            return
+        similarity = (_transform(self.vectorizers, texts) @ self.centroids.T).toarray()
+        for text, row in zip(texts, similarity):
+            self.of_text[text] = int(row.argmax())
+
+    def clusters(self, messages: Iterable[str] | Iterable[tuple[str, int]], *, limit: int = 10,
+                 names: Iterable[str | None] = ()) -> list[Cluster]:
+        """The ``limit`` biggest clusters among ``messages`` (sizes and examples from them), biggest first."""
+        counts, shown = _counted(messages)
+        if not counts or limit < 1 or not self.labels:
+            return []
+        with self._lock:  # texts the model has not seen (added after the fit): placed once
+            self._place(sorted(text for text in counts if text not in self.of_text))
+        members: dict[int, list[str]] = {}
+        for text, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            members.setdefault(self.of_text[text], []).append(text)
+        name_list = list(names)
+        found = [
+            Cluster(
+                label=mask_text(self.labels[number], names=name_list),
+                size=sum(counts[t] for t in texts),
+                examples=[mask_text(shown[t], names=name_list) for t in texts[:EXAMPLES]],
+            )
+            for number, texts in members.items()
+        ]
+        found.sort(key=lambda c: (-c["size"], c["label"], c["examples"][0]))
+        return found[:limit]
+
+
 def cluster_messages(
     messages: Iterable[str] | Iterable[tuple[str, int]],
     *,
@@ -163,37 +276,8 @@ def cluster_messages(
         ``[{"label": "<top terms>", "size": <messages>, "examples": ["<masked text>", ...]}]``;
         empty for no (non-blank) message.
     """
-    counts: Counter[str] = Counter()
-    shown: dict[str, str] = {}
-    for item in messages:
-        text, count = (item, 1) if isinstance(item, str) else item
-        key = _normalize(text or "")
-        if key and count > 0:
-            counts[key] += int(count)
-            shown.setdefault(key, _SPACES.sub(" ", text).strip())
-    if not counts or limit < 1:
-        return []
-    # The most frequent distinct texts, in a fixed order (so the result does not depend on input order).
-    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TEXTS]
-    texts = [text for text, _ in ordered]
-    weights = [n for _, n in ordered]
-    _quiet_jieba()
-    matrix, vocabulary, words = _features(texts)
-    labels = _assign(matrix, weights, seed)
-    groups: dict[int, list[int]] = {}
-    for index, label in enumerate(labels):
-        groups.setdefault(label, []).append(index)  # indices ascend: most frequent text first
-    name_list = list(names)
-    clusters = [
-        Cluster(
-            label=mask_text(_label(members, words, vocabulary, texts, weights), names=name_list),
-            size=sum(weights[i] for i in members),
-            examples=[mask_text(shown[texts[i]], names=name_list) for i in members[:EXAMPLES]],
-        )
-        for members in groups.values()
-    ]
-    clusters.sort(key=lambda c: (-c["size"], c["label"], c["examples"][0]))
-    return clusters[:limit]
+    messages = list(messages)
+    return ClusterModel.fit(messages, seed=seed).clusters(messages, limit=limit, names=names)
 
 
 def fallback_messages(
@@ -212,6 +296,62 @@ def fallback_messages(
     return [(str(text or ""), int(n)) for text, n in session.execute(stmt)]
 
 
+def all_fallback_messages(session: Session) -> list[tuple[str, int]]:
+    """``(masked text, times)`` of every member message that got a fallback (what a model is fitted on)."""
+    count = func.count(AT.id)
+    stmt = select(AT.text_masked, count).where(AT.fallback.is_(True)).group_by(AT.text_masked)
+    return [(str(text or ""), int(n)) for text, n in session.execute(stmt)]
+
+
+def fallback_key(session: Session) -> tuple[int, int]:
+    """(count, last id) of the fallback turns: changes whenever the pipeline adds or marks one."""
+    n, last = session.execute(select(func.count(AT.id), func.max(AT.id)).where(AT.fallback.is_(True))).one()
+    return int(n or 0), int(last or 0)
+
+
+class ClusterIndex:
+    """The current :class:`ClusterModel` of a database, refitted only when its fallback turns change."""
+
+    def __init__(self, *, seed: int = SEED) -> None:
+        self.seed = seed
+        self._model: ClusterModel | None = None
+        self._fit_lock = threading.Lock()
+
+    def model(self, session: Session) -> ClusterModel:
+        """The model for the fallback turns stored now (fits it if they changed since the last fit)."""
+        key = fallback_key(session)
+        model = self._model
+        if model is not None and model.key == key:
+            return model
+        with self._fit_lock:  # one fit at a time; a caller that waited finds it done
+            model = self._model
+            if model is None or model.key != key:
+                model = self._model = ClusterModel.fit(all_fallback_messages(session), seed=self.seed, key=key)
+        return model
+
+    def refresh(self, session: Session) -> bool:
+        """Fit now if the fallback turns changed (after a pipeline run); True if it fitted."""
+        before = self._model
+        return self.model(session) is not before
+
+    def unrecognized(
+        self,
+        session: Session,
+        date_from: date | str,
+        date_to: date | str,
+        tier: str | None = None,
+        segment: str | None = None,
+        *,
+        limit: int = 10,
+    ) -> dict[str, Any]:
+        """``{"fallback_messages": n, "clusters": [...]}`` for one filter."""
+        rows = fallback_messages(session, date_from, date_to, tier, segment)
+        if not rows:
+            return {"fallback_messages": 0, "clusters": []}
+        return {"fallback_messages": sum(n for _, n in rows),
+                "clusters": self.model(session).clusters(rows, limit=limit)}
+
+
 def unrecognized(
     session: Session,
     date_from: date | str,
@@ -221,6 +361,5 @@ def unrecognized(
     *,
     limit: int = 10,
 ) -> dict[str, Any]:
-    """``{"fallback_messages": n, "clusters": [...]}`` for one filter (see :func:`cluster_messages`)."""
-    rows = fallback_messages(session, date_from, date_to, tier, segment)
-    return {"fallback_messages": sum(n for _, n in rows), "clusters": cluster_messages(rows, limit=limit)}
+    """``{"fallback_messages": n, "clusters": [...]}`` for one filter, with a model fitted now."""
+    return ClusterIndex().unrecognized(session, date_from, date_to, tier, segment, limit=limit)

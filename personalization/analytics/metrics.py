@@ -20,19 +20,24 @@ Definitions (also returned as ``definition_zh`` / ``definition_en`` where a figu
 * **coupon claim rate**: of the conversations in which coupon offers were shown, the share with a
   successful claim; **redemption rate**: of the coupons claimed in chat, the share used on an order.
 
+Most figures are sums over the per-day rollup (:mod:`personalization.analytics.rollups`), which the
+pipeline keeps equal to the conversation and turn tables; distinct members, the negative list,
+coupon redemption and agent times are read from their tables.
+
 Personal data never leaves here unmasked: turn texts are masked when stored
 (:func:`personalization.analytics.masking.mask_text`); no names or phones are returned.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
+from personalization.analytics import rollups
 from personalization.analytics.models import AnalyticsConversation as AC
 from personalization.analytics.models import AnalyticsTurn as AT
 from personalization.models import Agent, ChatMessage, Conversation, Coupon, HandoffRequest, MemberProfileRow
@@ -95,33 +100,45 @@ def _as_day(value: Any) -> date:
 
 
 # ---------------------------------------------------------------------------------------------
+# Most figures are sums over the per-day rollup (``analytics_daily``, see rollups.py): one read of
+# a few rows per day. Each function loads it unless ``totals`` (already loaded for the same
+# filter, as :func:`overview` does) is given.
+
+
+def _totals(session: Session, start: date, end: date, tier: str | None, segment: str | None) -> rollups.Totals:
+    return rollups.load(session, start, end, tier, segment, anonymous=ANONYMOUS, no_segment=NO_SEGMENT)
+
+
+def _prefixed(counts: Counter[str], prefix: str) -> dict[str, int]:
+    """``{"x": n}`` for every ``"<prefix>x": n`` of ``counts``."""
+    size = len(prefix)
+    return {key[size:]: n for key, n in counts.items() if key.startswith(prefix)}
 
 
 def conversations_per_day(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """``{"days": [{"day", "conversations", "members", "turns"}], "total"}``, every day of the range."""
     start, end = _range(date_from, date_to)
-    stmt = _filtered(
-        select(AC.started_day, func.count(AC.id), func.count(func.distinct(AC.member_id)), func.coalesce(func.sum(AC.turns), 0)),
-        start, end, tier, segment,
-    ).group_by(AC.started_day)
-    found = {_as_day(day): (n, members, turns) for day, n, members, turns in session.execute(stmt)}
-    days = [
-        {"day": d.isoformat(), "conversations": found.get(d, (0, 0, 0))[0], "members": found.get(d, (0, 0, 0))[1],
-         "turns": int(found.get(d, (0, 0, 0))[2])}
-        for d in _days(start, end)
-    ]
+    t = totals or _totals(session, start, end, tier, segment)
+    members = {day: len(ids) for day, ids in t.members.items()}
+    days = []
+    for d in _days(start, end):
+        counts = t.per_day.get(d, Counter())
+        days.append({"day": d.isoformat(), "conversations": counts["conversations"], "members": members.get(d, 0),
+                     "turns": counts["turns"]})
     return {"filters": _filters(start, end, tier, segment), "days": days, "total": sum(d["conversations"] for d in days)}
 
 
 def containment_rate(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """Conversations by ``resolved_by`` (bot / human / unresolved) and the bot's share."""
     start, end = _range(date_from, date_to)
-    stmt = _filtered(select(AC.resolved_by, func.count(AC.id)), start, end, tier, segment).group_by(AC.resolved_by)
-    counts = {"bot": 0, "human": 0, "unresolved": 0} | {k: int(v) for k, v in session.execute(stmt)}
+    t = totals or _totals(session, start, end, tier, segment)
+    counts = {"bot": 0, "human": 0, "unresolved": 0} | _prefixed(t.counts, "resolved:")
     total = sum(counts.values())
     return {
         "filters": _filters(start, end, tier, segment),
@@ -134,18 +151,14 @@ def containment_rate(
 
 
 def handoff_rate(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """Handoff rate and reasons (``member_request``, ``negative_emotion``, ``complaint``, ...)."""
     start, end = _range(date_from, date_to)
-    total = session.scalar(_filtered(select(func.count(AC.id)), start, end, tier, segment)) or 0
-    stmt = _filtered(select(AC.handoff_reason, func.count(AC.id)), start, end, tier, segment).where(
-        AC.handoff_requested.is_(True)
-    ).group_by(AC.handoff_reason)
-    counted: Counter[str] = Counter()
-    for reason, n in session.execute(stmt):
-        counted[reason or "unknown"] += int(n)
-    reasons = sorted(counted.items(), key=lambda x: (-x[1], x[0]))
+    t = totals or _totals(session, start, end, tier, segment)
+    total = t.counts["conversations"]
+    reasons = sorted(_prefixed(t.counts, "reason:").items(), key=lambda x: (-x[1], x[0]))
     handoffs = sum(n for _, n in reasons)
     return {
         "filters": _filters(start, end, tier, segment),
@@ -157,29 +170,20 @@ def handoff_rate(
 
 
 def fallback_rate(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """Fallback share of member messages, and of conversations with at least one fallback."""
     start, end = _range(date_from, date_to)
-    turns, fallbacks, conversations, with_fallback = session.execute(
-        _filtered(
-            select(
-                func.coalesce(func.sum(AC.turns), 0),
-                func.coalesce(func.sum(AC.fallbacks), 0),
-                func.count(AC.id),
-                func.coalesce(func.sum(case((AC.fallbacks > 0, 1), else_=0)), 0),
-            ),
-            start, end, tier, segment,
-        )
-    ).one()
+    c = (totals or _totals(session, start, end, tier, segment)).counts
     return {
         "filters": _filters(start, end, tier, segment),
-        "turns": int(turns),
-        "fallback_turns": int(fallbacks),
-        "fallback_rate": _rate(int(fallbacks), int(turns)),
-        "conversations": int(conversations),
-        "conversations_with_fallback": int(with_fallback),
-        "conversation_fallback_rate": _rate(int(with_fallback), int(conversations)),
+        "turns": c["turns"],
+        "fallback_turns": c["fallback_turns"],
+        "fallback_rate": _rate(c["fallback_turns"], c["turns"]),
+        "conversations": c["conversations"],
+        "conversations_with_fallback": c["with_fallback"],
+        "conversation_fallback_rate": _rate(c["with_fallback"], c["conversations"]),
     }
 
 
@@ -188,49 +192,49 @@ def _turns(start: date, end: date, tier: str | None, segment: str | None, *colum
 
 
 def intent_distribution(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
-    """Member messages per intent (most frequent first) and per day."""
+    """Member messages per intent (most frequent first) and per day (of the message).
+
+    Conversations are selected by their start day; a message after midnight counts on its own day.
+    """
     start, end = _range(date_from, date_to)
-    rows = session.execute(_turns(start, end, tier, segment, AT.day, AT.intent, func.count(AT.id)).group_by(AT.day, AT.intent)).all()
-    totals: Counter[str] = Counter()
-    per_day: dict[date, Counter[str]] = defaultdict(Counter)
-    for day, name, n in rows:
-        totals[name or "unknown"] += int(n)
-        per_day[_as_day(day)][name or "unknown"] += int(n)
-    total = sum(totals.values())
+    t = totals or _totals(session, start, end, tier, segment)
+    per_day = {day: _prefixed(counts, "intent:") for day, counts in t.turn_days.items()}
+    totals_: Counter[str] = Counter()
+    for counts in per_day.values():
+        totals_.update(counts)
+    total = sum(totals_.values())
     return {
         "filters": _filters(start, end, tier, segment),
         "total": total,
-        "intents": [{"intent": k, "count": v, "share": _rate(v, total)} for k, v in sorted(totals.items(), key=lambda x: (-x[1], x[0]))],
-        "trend": [{"day": d.isoformat(), "counts": dict(per_day.get(d, {}))} for d in _days(start, end)],
+        "intents": [{"intent": k, "count": v, "share": _rate(v, total)} for k, v in sorted(totals_.items(), key=lambda x: (-x[1], x[0]))],
+        "trend": [{"day": d.isoformat(), "counts": per_day.get(d.isoformat(), {})} for d in _days(start, end)],
     }
 
 
 def sentiment_distribution(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """Polarity and emotion of member messages, in all and per day (with the day's negative share)."""
     start, end = _range(date_from, date_to)
-    rows = session.execute(
-        _turns(start, end, tier, segment, AT.day, AT.polarity, AT.emotion, func.count(AT.id))
-        .where(AT.polarity.is_not(None))
-        .group_by(AT.day, AT.polarity, AT.emotion)
-    ).all()
+    t = totals or _totals(session, start, end, tier, segment)
     polarity: Counter[str] = Counter({p: 0 for p in POLARITIES})
     emotion: Counter[str] = Counter({e: 0 for e in EMOTIONS})
-    daily: dict[date, dict[str, Counter[str]]] = defaultdict(lambda: {"polarity": Counter(), "emotion": Counter()})
-    for day, pol, emo, n in rows:
-        polarity[pol] += n
-        emotion[emo or "neutral"] += n
-        daily[_as_day(day)]["polarity"][pol] += n
-        daily[_as_day(day)]["emotion"][emo or "neutral"] += n
+    daily: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+    for day, counts in t.turn_days.items():
+        pols, emos = _prefixed(counts, "polarity:"), _prefixed(counts, "emotion:")
+        polarity.update(pols)
+        emotion.update(emos)
+        daily[day] = (pols, emos)
     total = sum(polarity.values())
     trend = []
     for d in _days(start, end):
-        pols, emos = daily[d]["polarity"] if d in daily else Counter(), daily[d]["emotion"] if d in daily else Counter()
+        pols, emos = daily.get(d.isoformat(), ({}, {}))
         n = sum(pols.values())
-        trend.append({"day": d.isoformat(), "turns": n, "polarity": dict(pols), "emotion": dict(emos),
+        trend.append({"day": d.isoformat(), "turns": n, "polarity": pols, "emotion": emos,
                       "negative_share": _rate(pols.get("negative", 0), n)})
     return {
         "filters": _filters(start, end, tier, segment),
@@ -243,28 +247,26 @@ def sentiment_distribution(
 
 
 def sentiment_change(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """First -> last polarity of each conversation: ``matrix[first][last]``, improved / worsened / unchanged."""
     start, end = _range(date_from, date_to)
-    rows = session.execute(
-        _filtered(select(AC.first_polarity, AC.last_polarity, func.count(AC.id)), start, end, tier, segment)
-        .where(AC.first_polarity.is_not(None), AC.last_polarity.is_not(None))
-        .group_by(AC.first_polarity, AC.last_polarity)
-    ).all()
+    t = totals or _totals(session, start, end, tier, segment)
     matrix = {first: {last: 0 for last in POLARITIES} for first in POLARITIES}
     rank = {p: i for i, p in enumerate(POLARITIES)}
     improved = worsened = unchanged = 0
-    for first, last, n in rows:
+    for pair, n in _prefixed(t.counts, "change:").items():
+        first, _, last = pair.partition(":")
         if first not in rank or last not in rank:
             continue
-        matrix[first][last] += int(n)
+        matrix[first][last] += n
         if rank[last] > rank[first]:
-            improved += int(n)
+            improved += n
         elif rank[last] < rank[first]:
-            worsened += int(n)
+            worsened += n
         else:
-            unchanged += int(n)
+            unchanged += n
     total = improved + worsened + unchanged
     return {
         "filters": _filters(start, end, tier, segment),
@@ -278,6 +280,12 @@ def sentiment_change(
     }
 
 
+_NEGATIVE_COLUMNS = (
+    AC.id, AC.conversation_key, AC.sender_id, AC.member_id, AC.tier, AC.segment, AC.started_at, AC.ended_at,
+    AC.first_polarity, AC.last_emotion, AC.handoff_requested, AC.resolved_by, AC.csat,
+)
+
+
 def ended_negative(
     session: Session,
     date_from: date | str,
@@ -286,15 +294,23 @@ def ended_negative(
     segment: str | None = None,
     *,
     limit: int = NEGATIVE_LIST_LIMIT,
+    totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """Conversations whose last member message was negative, newest first, for drill-down.
 
     Each item carries ``sender_id`` (the transcript's id) and the last member message, masked.
     """
     start, end = _range(date_from, date_to)
-    base = _filtered(select(AC), start, end, tier, segment).where(AC.last_polarity == "negative")
-    count = session.scalar(_filtered(select(func.count(AC.id)), start, end, tier, segment).where(AC.last_polarity == "negative")) or 0
-    conversations = list(session.scalars(base.order_by(AC.ended_at.desc(), AC.id.desc()).limit(max(1, min(limit, 500)))))
+    t = totals or _totals(session, start, end, tier, segment)
+    limit = max(1, min(limit, 500))
+    stmt = select(*_NEGATIVE_COLUMNS)
+    if limit <= rollups.NEGATIVE_KEEP:  # the newest of the filter are among the rollup rows' newest
+        ids = [conv_id for _, conv_id in sorted(t.negatives, reverse=True)[:limit]]
+        stmt = stmt.where(AC.id.in_(ids))
+    else:
+        stmt = _filtered(stmt, start, end, tier, segment).where(AC.last_polarity == "negative")
+    conversations = session.execute(stmt.order_by(AC.ended_at.desc(), AC.id.desc()).limit(limit)).all()
+    count = t.counts["ended_negative"]
     last_texts: dict[int, str] = {}
     if conversations:
         ids = [c.id for c in conversations]
@@ -330,22 +346,20 @@ def ended_negative(
 
 
 def csat_summary(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """CSAT (1-5): count, mean, distribution, and bot vs human (by ``resolved_by``)."""
     start, end = _range(date_from, date_to)
-    rows = session.execute(
-        _filtered(select(AC.resolved_by, AC.csat, func.count(AC.id)), start, end, tier, segment)
-        .where(AC.csat.is_not(None))
-        .group_by(AC.resolved_by, AC.csat)
-    ).all()
+    t = totals or _totals(session, start, end, tier, segment)
     distribution = {str(s): 0 for s in range(1, 6)}
     groups: dict[str, list[int]] = {"bot": [0, 0], "human": [0, 0], "unresolved": [0, 0]}  # [count, sum]
-    for by, score, n in rows:
-        distribution[str(score)] = distribution.get(str(score), 0) + int(n)
+    for key, n in sorted(_prefixed(t.counts, "csat:").items()):
+        by, _, score = key.rpartition(":")
+        distribution[score] = distribution.get(score, 0) + n
         group = groups.setdefault(by, [0, 0])
-        group[0] += int(n)
-        group[1] += int(score) * int(n)
+        group[0] += n
+        group[1] += int(score) * n
     rated = sum(g[0] for g in groups.values())
     total = sum(g[1] for g in groups.values())
     return {
@@ -370,28 +384,31 @@ def _stats(values: list[float]) -> dict[str, Any]:
 
 
 def agent_times(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """Seconds from handoff request to the agent's claim, first reply and resolution, overall and per agent.
 
     From the desk's tables: ``HandoffRequest`` (created_at, claimed_at, resolved_at, tier then) and
     the first ``ChatMessage`` with ``sender == "agent"`` at or after the request. Handoffs are
-    selected by their creation day; ``tier`` is the member's tier at the handoff.
+    selected by their creation day; ``tier`` is the member's tier at the handoff. Not from the
+    rollup (``totals`` is ignored): percentiles do not add up, and these rows change without events.
     """
     start, end = _range(date_from, date_to)
     lower, upper = datetime.combine(start, datetime.min.time()), datetime.combine(end + timedelta(days=1), datetime.min.time())
+    # Per handoff (correlated: only the handoffs the filter keeps), through the chat-message index.
     first_reply = (
-        select(HandoffRequest.id.label("handoff_id"), func.min(ChatMessage.created_at).label("first_reply_at"))
-        .join(Conversation, Conversation.public_id == HandoffRequest.conversation_id)
-        .join(ChatMessage, and_(ChatMessage.conversation_id == Conversation.id, ChatMessage.sender == "agent",
-                                ChatMessage.created_at >= HandoffRequest.created_at))
-        .where(HandoffRequest.created_at >= lower, HandoffRequest.created_at < upper)
-        .group_by(HandoffRequest.id)
-        .subquery()
+        select(func.min(ChatMessage.created_at))
+        .join(Conversation, Conversation.id == ChatMessage.conversation_id)
+        .where(Conversation.public_id == HandoffRequest.conversation_id, ChatMessage.sender == "agent",
+               ChatMessage.created_at >= HandoffRequest.created_at)
+        .correlate(HandoffRequest)
+        .scalar_subquery()
     )
+    # Plain columns, not ORM objects: 3-5x faster with thousands of handoffs in a 90-day range.
     stmt = (
-        select(HandoffRequest, first_reply.c.first_reply_at, Agent.display_name)
-        .outerjoin(first_reply, first_reply.c.handoff_id == HandoffRequest.id)
+        select(HandoffRequest.created_at, HandoffRequest.claimed_at, HandoffRequest.resolved_at, HandoffRequest.agent_id,
+               first_reply.label("first_reply_at"), Agent.display_name)
         .outerjoin(Agent, Agent.id == HandoffRequest.agent_id)
         .where(HandoffRequest.created_at >= lower, HandoffRequest.created_at < upper)
     )
@@ -405,19 +422,20 @@ def agent_times(
     resolve: list[float] = []
     per_agent: dict[int, dict[str, Any]] = {}
     handoffs = 0
-    for request, first_reply_at, agent_name in session.execute(stmt):
+    for created_at, claimed_at, resolved_at, agent_id, first_reply_at, agent_name in session.execute(stmt):
         handoffs += 1
+        first_reply_at = _as_datetime(first_reply_at)
         times = {
-            "claim": (request.claimed_at - request.created_at).total_seconds() if request.claimed_at else None,
-            "reply": (first_reply_at - request.created_at).total_seconds() if isinstance(first_reply_at, datetime) else None,
-            "resolve": (request.resolved_at - request.created_at).total_seconds() if request.resolved_at else None,
+            "claim": (claimed_at - created_at).total_seconds() if claimed_at else None,
+            "reply": (first_reply_at - created_at).total_seconds() if first_reply_at else None,
+            "resolve": (resolved_at - created_at).total_seconds() if resolved_at else None,
         }
         for key, bucket in (("claim", claim), ("reply", reply), ("resolve", resolve)):
             if times[key] is not None:
                 bucket.append(max(times[key], 0.0))
-        if request.agent_id is not None:
+        if agent_id is not None:
             agent = per_agent.setdefault(
-                request.agent_id, {"agent_id": request.agent_id, "agent_name": agent_name, "handoffs": 0, "reply": [], "resolve": []}
+                agent_id, {"agent_id": agent_id, "agent_name": agent_name, "handoffs": 0, "reply": [], "resolve": []}
             )
             agent["handoffs"] += 1
             if times["reply"] is not None:
@@ -440,57 +458,57 @@ def agent_times(
     }
 
 
+def _as_datetime(value: Any) -> datetime | None:
+    """``min()`` over a subquery comes back from SQLite as text: parse it."""
+    if isinstance(value, datetime) or value is None:
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
 def recommendation_click_through(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
     """Share of conversations with product cards in which the member then engaged (see module doc)."""
     start, end = _range(date_from, date_to)
-    shown, engaged, cards = session.execute(
-        _filtered(
-            select(func.count(AC.id), func.coalesce(func.sum(case((AC.rec_engaged.is_(True), 1), else_=0)), 0),
-                   func.coalesce(func.sum(AC.rec_shown), 0)),
-            start, end, tier, segment,
-        ).where(AC.rec_shown > 0)
-    ).one()
+    c = (totals or _totals(session, start, end, tier, segment)).counts
     return {
         "filters": _filters(start, end, tier, segment),
-        "conversations_with_recommendations": int(shown),
-        "card_replies": int(cards),
-        "engaged": int(engaged),
-        "click_through_rate": _rate(int(engaged), int(shown)),
+        "conversations_with_recommendations": c["rec_conversations"],
+        "card_replies": c["rec_cards"],
+        "engaged": c["rec_engaged"],
+        "click_through_rate": _rate(c["rec_engaged"], c["rec_conversations"]),
         "definition_zh": "展示过商品卡片的会话中，会员随后在同一会话内要求“换一批/更多推荐”或成功领券的占比",
         "definition_en": "Of conversations that showed product cards, the share where the member then asked for more "
         "recommendations or claimed a coupon in the same conversation",
     }
 
 
+_CODES_PER_QUERY = 900
+
+
 def coupon_rates(
-    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
+    session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None,
+    *, totals: rollups.Totals | None = None,
 ) -> dict[str, Any]:
-    """Coupon offers shown -> claimed in chat -> redeemed on an order."""
+    """Coupon offers shown -> claimed in chat -> redeemed on an order (looked up on ``coupons`` now)."""
     start, end = _range(date_from, date_to)
-    offered = session.scalar(_filtered(select(func.count(AC.id)), start, end, tier, segment).where(AC.coupon_offers_shown > 0)) or 0
-    offered_claimed = session.scalar(
-        _filtered(select(func.count(AC.id)), start, end, tier, segment).where(AC.coupon_offers_shown > 0, AC.coupons_claimed > 0)
-    ) or 0
-    codes: list[str] = []
-    claims = 0
-    for n, claimed_codes in session.execute(
-        _filtered(select(AC.coupons_claimed, AC.claimed_codes), start, end, tier, segment).where(AC.coupons_claimed > 0)
-    ):
-        claims += int(n)
-        codes.extend(code for code in (claimed_codes or []) if isinstance(code, str))
+    t = totals or _totals(session, start, end, tier, segment)
+    c, codes = t.counts, t.coupon_codes
     redeemed = 0
-    for i in range(0, len(codes), 500):
+    for i in range(0, len(codes), _CODES_PER_QUERY):
         redeemed += session.scalar(
-            select(func.count(Coupon.code)).where(Coupon.code.in_(codes[i : i + 500]), Coupon.status == "used")
+            select(func.count(Coupon.code)).where(Coupon.code.in_(codes[i : i + _CODES_PER_QUERY]), Coupon.status == "used")
         ) or 0
     return {
         "filters": _filters(start, end, tier, segment),
-        "conversations_offered": int(offered),
-        "conversations_offered_and_claimed": int(offered_claimed),
-        "claim_rate": _rate(int(offered_claimed), int(offered)),
-        "claims": claims,
+        "conversations_offered": c["coupon_offered"],
+        "conversations_offered_and_claimed": c["coupon_offered_claimed"],
+        "claim_rate": _rate(c["coupon_offered_claimed"], c["coupon_offered"]),
+        "claims": c["coupon_claims"],
         "claimed_codes_known": len(codes),
         "redeemed": int(redeemed),
         "redemption_rate": _rate(int(redeemed), len(codes)),
@@ -516,11 +534,12 @@ METRICS = {
 def overview(
     session: Session, date_from: date | str, date_to: date | str, tier: str | None = None, segment: str | None = None
 ) -> dict[str, Any]:
-    """Every metric of :data:`METRICS` for one filter."""
+    """Every metric of :data:`METRICS` for one filter (the rollup is read once for all of them)."""
     start, end = _range(date_from, date_to)
+    totals = _totals(session, start, end, tier, segment)
     result: dict[str, Any] = {"filters": _filters(start, end, tier, segment)}
     for name, metric in METRICS.items():
-        value = metric(session, start, end, tier, segment)
+        value = metric(session, start, end, tier, segment, totals=totals)
         value.pop("filters", None)
         result[name] = value
     return result

@@ -8,6 +8,10 @@ They live on the app's :class:`~personalization.models.Base`, so ``create_schema
 * ``analytics_turns``: one row per member message (Rasa ``user`` event), text masked.
 * ``analytics_cursor``: per source, the id of the last event (or app row) processed.
 * ``analytics_spool``: events consumed from RabbitMQ, stored once, read like Rasa's SQL broker table.
+* ``analytics_daily``: additive counts per (conversation start day, tier, segment), recomputed from
+  the two tables above in the pipeline's transactions (:mod:`personalization.analytics.rollups`).
+* ``analytics_rollup_state``: the rollup's format version and a generation bumped on every change
+  (the dashboard's cache key).
 
 No foreign keys to the member store: analytics must survive a member's deletion (privacy
 requests) and anonymous visitors have no member row.
@@ -167,9 +171,53 @@ class AnalyticsSpool(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class AnalyticsDaily(Base):
+    """Additive counts of the conversations that started on ``day`` with one (tier, segment).
+
+    ``tier`` / ``segment`` are the conversations' own values (``None`` = anonymous / no segment), so
+    the dashboard's filters apply to these rows exactly as to ``analytics_conversations``.
+    ``counts`` holds conversation-level counts (``{"turns": n, "resolved:bot": n, ...}``, see
+    :func:`personalization.analytics.rollups.conversation_counts`); ``turn_counts`` the counts of
+    their member messages per message day (``{"2026-11-02": {"intent:greet": n, ...}}``): a
+    conversation may run past midnight. ``coupon_codes``: the codes claimed in these conversations
+    (redemption is looked up at read time: it changes without events), ``members`` the distinct
+members and ``negatives`` the newest conversations that ended negative (candidates for the
+dashboard's list: the newest of a filter are among the newest of its rows). Never edited in place: the rows of a day are recomputed.
+    """
+
+    __tablename__ = "analytics_daily"
+    __table_args__ = (Index("ix_analytics_daily_day", "day", "tier", "segment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    tier: Mapped[Optional[str]] = mapped_column(String(16), default=None)
+    segment: Mapped[Optional[str]] = mapped_column(String(16), default=None)
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    turn_counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    coupon_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # claimed in chat: for redemption
+    members: Mapped[list[str]] = mapped_column(JSON, default=list)  # distinct member ids (not additive)
+    # The newest conversations that ended negative: [["<ended_at>", id], ...], newest first, at most 50.
+    negatives: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class AnalyticsRollupState(Base):
+    """One row per rollup: its format ``version`` (a rebuild when the code's differs) and a
+    ``generation`` bumped in every transaction that rewrites rollup rows."""
+
+    __tablename__ = "analytics_rollup_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[Optional[datetime]] = mapped_column(DateTime, default=None)
+
+
 ANALYTICS_TABLES = (
     AnalyticsConversation.__table__,
     AnalyticsTurn.__table__,
     AnalyticsCursor.__table__,
     AnalyticsSpool.__table__,
+    AnalyticsDaily.__table__,
+    AnalyticsRollupState.__table__,
 )

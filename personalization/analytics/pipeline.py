@@ -12,6 +12,9 @@ How it stays correct
   (``last_event_id``), turns are unique per ``(source, event_id)`` and conversations per
   ``"<sender_id>#<first event id>"``; joined app facts are recomputed from the app's tables (a
   pure function of them), never accumulated.
+* **Rollup.** ``analytics_daily`` (:mod:`personalization.analytics.rollups`) is recomputed for
+  the start days of the conversations each transaction changed, inside that transaction; a
+  database whose conversations predate the rollup gets it built at the start of the next run.
 * **App facts** (handoff reason/status/agent/times, CSAT, tier, segment) are joined for the
   conversations a batch touched, for conversations whose handoff is still active
   (``needs_refresh``), and for conversations that got new ``handoff_requests`` / ``csat_ratings``
@@ -56,6 +59,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from personalization.analytics.masking import mask_text
 from personalization.analytics.models import ANALYTICS_TABLES, AnalyticsConversation, AnalyticsCursor, AnalyticsTurn
+from personalization.analytics.rollups import ensure_rollup, refresh_days
 from personalization.models import CsatRating, HandoffRequest, Member, MemberProfileRow
 
 Event = tuple[int, str, dict[str, Any]]
@@ -216,7 +220,9 @@ def run_pipeline(
         A summary: ``source``, ``cursor_before``, ``cursor``, ``events_read``, ``events_applied``,
         ``invalid_events`` (undecodable, or without type, sender or timestamp: skipped), ``batches``,
         ``conversations_created``, ``conversations_touched`` and ``conversations_refreshed`` (summed
-        over batches), ``turns_written``, ``seconds``, ``events_per_s``.
+        over batches), ``turns_written``, ``fallback_turns_written`` (member messages that got a
+        fallback), ``rollup_rebuilt`` (the rollup was built from scratch first), ``seconds``,
+        ``events_per_s``.
 
     Raises:
         EventSourceError: the source cannot be read (batches before it stay committed).
@@ -226,6 +232,9 @@ def run_pipeline(
         raise ValueError(f"batch must be at least 1: {batch}")
     started = time.perf_counter()
     stats: dict[str, int] = defaultdict(int)
+    with session_factory() as session:
+        rollup_rebuilt = ensure_rollup(session, progress=progress)  # an existing database's first run
+        session.commit()
     with session_factory() as session:
         cursor_before = _cursor(session, source.name).last_event_id
         session.rollback()
@@ -241,6 +250,7 @@ def run_pipeline(
                     break
                 touched = _apply_events(session, source.name, events, stats)
                 stats["conversations_refreshed"] += _refresh(session, touched)
+                refresh_days(session, {c.started_day for c in touched})
                 cursor_row.last_event_id = events[-1][0]
                 cursor_row.events_processed += len(events)
                 cursor_row.updated_at = datetime.now().replace(microsecond=0)
@@ -270,6 +280,8 @@ def run_pipeline(
         "conversations_created": stats["conversations_created"],
         "conversations_touched": stats["conversations_touched"],
         "turns_written": stats["turns_written"],
+        "fallback_turns_written": stats["fallback_turns_written"],
+        "rollup_rebuilt": rollup_rebuilt,
         "conversations_refreshed": stats["conversations_refreshed"],
         "seconds": round(seconds, 3),
         "events_per_s": round(stats["events_read"] / seconds, 1) if seconds > 0 else None,
@@ -439,7 +451,7 @@ def _apply(
     elif kind == "action":
         name = event.get("name")
         if name in FALLBACK_ACTIONS:
-            _mark_fallback(state, conversation)
+            _mark_fallback(state, conversation, stats)
         elif name == HANDOFF_ACTION:
             conversation.handoff_requested = True
         if name not in ("action_listen", "action_session_start"):
@@ -509,9 +521,10 @@ def _apply_user(
     state.session.add(turn)
     state.turns[event_id] = turn
     stats["turns_written"] += 1
+    stats["fallback_turns_written"] += int(fallback)
 
 
-def _mark_fallback(state: _Batch, conversation: AnalyticsConversation) -> None:
+def _mark_fallback(state: _Batch, conversation: AnalyticsConversation, stats: dict[str, int]) -> None:
     """A fallback action answered the last member message: that turn is a fallback."""
     if conversation.last_turn_event_id is None or conversation.last_turn_fallback:
         return
@@ -522,6 +535,7 @@ def _mark_fallback(state: _Batch, conversation: AnalyticsConversation) -> None:
     )
     if turn is not None and not turn.fallback:
         turn.fallback = True
+        stats["fallback_turns_written"] += 1
     conversation.fallbacks += 1
     conversation.last_turn_fallback = True
 
@@ -553,8 +567,10 @@ def _apply_slot(state: _Batch, conversation: AnalyticsConversation, event: dict[
     name, value = event.get("name"), event.get("value")
     if name == "member_id" and isinstance(value, str) and conversation.member_id is None:
         conversation.member_id = value[:32]
-    elif name == "member_tier" and isinstance(value, str) and conversation.tier is None:
-        conversation.tier = value[:16]  # the tier at the time of the conversation
+    elif name == "member_tier" and isinstance(value, str):
+        # The tier at the time of the conversation. Always the slot's: an earlier batch may have
+        # filled the tier from the member table (the join) before this slot event arrived.
+        conversation.tier = value[:16]
     elif name == "language" and isinstance(value, str) and conversation.language is None:
         conversation.language = value[:2]
     elif name == "member_name" and isinstance(value, str):
@@ -593,6 +609,8 @@ def _refresh_app_changes(session: Session) -> int:
     for conversation in session.scalars(select(AnalyticsConversation).where(AnalyticsConversation.needs_refresh.is_(True))):
         conversations[conversation.id] = conversation
     refreshed = _refresh(session, list(conversations.values()))
+    changed = {c.started_day for c in conversations.values() if session.is_modified(c)}
+    refresh_days(session, changed)  # only days whose conversations changed: the cache key stays put otherwise
     now = datetime.now().replace(microsecond=0)
     if new_handoffs:
         handoff_cursor.last_event_id = max(row_id for row_id, _ in new_handoffs)

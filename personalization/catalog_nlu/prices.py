@@ -184,7 +184,7 @@ def _parse_chinese(text: str) -> Decimal | None:
     last_unit = 0  # unit just applied; "一千五" means 一千五百
     zero_seen = False
     for token in re.findall(r"\d+(?:\.\d+)?|.", text):
-        if token[0].isdigit():
+        if token[0].isdecimal():  # not "²": isdigit() but no Decimal
             if current is not None:
                 return None
             current, current_is_digit_char = Decimal(token), len(token) == 1

@@ -16,6 +16,7 @@ from personalization.models import (
     Coupon,
     CsatRating,
     HandoffRequest,
+    MemberProfileRow,
     Order,
     OrderItem,
     PointsEntry,
@@ -93,8 +94,12 @@ def record_privacy_request(
     """Record a privacy request; opt-out / opt-in take effect at once.
 
     ``opt_out`` and ``opt_in`` set ``Member.consent_personalization`` and
-    ``consent_updated_at`` immediately and are recorded as ``completed``; ``export`` and
-    ``delete`` are recorded as ``received`` for staff to carry out.
+    ``consent_updated_at`` immediately and are recorded as ``completed``; an opt-out also deletes
+    the stored profile (segment, churn risk, affinities: ``member_profiles``), so nothing computed
+    from the member's behaviour is shown any more (the profile batch stores a basic one next time).
+    ``export`` and ``delete`` are recorded as ``received``: a member downloads the export at
+    ``GET /api/me/export`` (which completes it); an admin carries out a deletion
+    (:func:`personalization.rights.erase_member`), never one chat message on its own.
 
     Returns:
         ``{"request_id", "kind", "status"}``, or None for an unknown member.
@@ -113,7 +118,50 @@ def record_privacy_request(
         member.consent_personalization = kind == "opt_in"
         member.consent_updated_at = now
         status = "completed"
+        if kind == "opt_out":
+            stored = session.get(MemberProfileRow, member.member_id)
+            if stored is not None:
+                session.delete(stored)
     request = PrivacyRequest(member_id=member.member_id, kind=kind, created_at=now, status=status)
     session.add(request)
     session.flush()
     return {"request_id": f"PR{request.id:06d}", "kind": kind, "status": status}
+
+
+OPEN_STATUSES = ("received", "in_progress", "failed")
+
+
+def request_dict(request: PrivacyRequest) -> dict[str, Any]:
+    """A privacy request as JSON: ``{"request_id", "id", "member_id", "kind", "status", "created_at"}``."""
+    return {
+        "request_id": f"PR{request.id:06d}",
+        "id": request.id,
+        "member_id": request.member_id,
+        "kind": request.kind,
+        "status": request.status,
+        "created_at": iso(request.created_at),
+    }
+
+
+def open_privacy_requests(*, session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    """Requests staff still have to carry out (received or failed), oldest first."""
+    rows = session.scalars(
+        select(PrivacyRequest).where(PrivacyRequest.status.in_(OPEN_STATUSES)).order_by(PrivacyRequest.id).limit(limit)
+    )
+    return [request_dict(r) for r in rows]
+
+
+def complete_export_requests(*, session: Session, member_id: str, now: datetime | None = None) -> str:
+    """Mark the member's open export requests completed (they downloaded their data); records one if
+    there was none. Returns the request id of the last one (``PR000123``)."""
+    rows = list(session.scalars(
+        select(PrivacyRequest).where(PrivacyRequest.member_id == member_id, PrivacyRequest.kind == "export",
+                                     PrivacyRequest.status.in_(OPEN_STATUSES)).order_by(PrivacyRequest.id)
+    ))
+    if not rows:
+        rows = [PrivacyRequest(member_id=member_id, kind="export", created_at=resolve_now(now), status="received")]
+        session.add(rows[0])
+    for row in rows:
+        row.status = "completed"
+    session.flush()
+    return f"PR{rows[-1].id:06d}"

@@ -21,8 +21,6 @@ from sqlalchemy.orm import Session
 
 from personalization.models import Order, OrderItem, Product
 from personalization.recommender import HybridRecommender, diversify, reason_text
-from personalization.settings import Settings
-from personalization.shop_recommender import shop_model
 from personalization.services._common import (
     BRAND_BY_KEY,
     category_labels,
@@ -32,6 +30,8 @@ from personalization.services._common import (
     normalize_category,
     resolve_now,
 )
+from personalization.settings import Settings
+from personalization.shop_recommender import shop_model
 
 MAX_K = 50
 # A product bought within this many days is not suggested again.

@@ -70,3 +70,26 @@ def test_visitor_gets_the_general_privacy_answer(shop, tracker, run) -> None:
     with shop.session() as s:
         assert s.scalars(select(PrivacyRequest)).all() == []
     assert result.responses == ["utter_privacy_anonymous", "utter_login_invite"]
+
+
+def test_export_request_offers_the_members_own_download(shop, members, tracker, run) -> None:
+    result = run(ActionManagePrivacy(), tracker("我想导出我的数据", member_id=members.with_orders))
+
+    (payload,) = result.payloads("privacy_export")
+    with shop.session() as s:
+        (request,) = s.scalars(select(PrivacyRequest)).all()
+    assert payload["url"] == "/api/me/export" and payload["request_id"] == f"PR{request.id:06d}"
+    assert payload["title_zh"] and payload["title_en"]
+    assert result.responses == ["utter_privacy_export"] and payload["request_id"] in result.text
+
+
+def test_delete_from_chat_is_only_recorded_and_says_so(shop, members, tracker, run) -> None:
+    with shop.session() as s:
+        name = s.get(Member, members.with_orders).name
+    result = run(ActionManagePrivacy(), tracker("删除我的个人数据", member_id=members.with_orders))
+
+    with shop.session() as s:
+        (request,) = s.scalars(select(PrivacyRequest)).all()
+        assert s.get(Member, members.with_orders).name == name  # nothing erased by a chat message
+    assert request.status == "received" and f"PR{request.id:06d}" in result.text
+    assert "尚未删除" in result.text

@@ -7,11 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from personalization.analytics import pipeline
-from personalization.analytics.models import AnalyticsConversation, AnalyticsCursor, AnalyticsTurn
+from personalization.analytics import pipeline, rollups
+from personalization.analytics.models import (
+    AnalyticsConversation,
+    AnalyticsCursor,
+    AnalyticsDaily,
+    AnalyticsRollupState,
+    AnalyticsTurn,
+)
 from personalization.analytics.pipeline import (
     EventSource,
     EventSourceError,
@@ -25,7 +31,7 @@ from tests.analytics.conftest import D1, D2, World, at, build_world
 
 
 def snapshot(factory: sessionmaker[Session]) -> dict[str, Any]:
-    """Every analytics row, keyed by natural keys (autoincrement ids left out)."""
+    """Every analytics row, keyed by natural keys (autoincrement ids left out), the daily rollup included."""
     with factory() as session:
         keys = {c.id: c.conversation_key for c in session.scalars(select(AnalyticsConversation))}
         conversations = {
@@ -40,7 +46,15 @@ def snapshot(factory: sessionmaker[Session]) -> dict[str, Any]:
             for t in session.scalars(select(AnalyticsTurn))
         }
         cursors = {c.source: c.last_event_id for c in session.scalars(select(AnalyticsCursor))}
-    return {"conversations": conversations, "turns": turns, "cursors": cursors}
+        rollup = snapshot_rollup(session)
+    return {"conversations": conversations, "turns": turns, "cursors": cursors, "rollup": rollup}
+
+
+def snapshot_rollup(session: Session) -> dict[Any, Any]:
+    return {
+        (r.day, r.tier, r.segment): (r.conversations, r.counts, r.turn_counts, sorted(r.coupon_codes))
+        for r in session.scalars(select(AnalyticsDaily))
+    }
 
 
 def conversation(factory: sessionmaker[Session], key: str) -> AnalyticsConversation:
@@ -175,9 +189,15 @@ def test_a_crash_while_writing_rolls_back_the_batch_and_its_cursor(tmp_path: Pat
     monkeypatch.setattr(pipeline, "_refresh", refresh_then_die)
     with pytest.raises(RuntimeError):
         run_pipeline(crashed.app.factory, SqlEventSource(crashed.events_url), batch=6)
-    assert snapshot(crashed.app.factory)["cursors"]["rasa-sql-broker"] == 12
+    partial = snapshot(crashed.app.factory)
+    assert partial["cursors"]["rasa-sql-broker"] == 12
     with crashed.app.factory() as session:  # nothing of batch 3 (events 13-18) survived
         assert session.scalar(select(AnalyticsTurn).where(AnalyticsTurn.event_id > 12)) is None
+    with crashed.app.factory() as session:  # ... in the rollup either: it is what batches 1-2 give
+        session.execute(delete(AnalyticsRollupState))
+        rollups.ensure_rollup(session)
+        assert snapshot_rollup(session) == partial["rollup"] != {}
+        session.rollback()
     monkeypatch.setattr(pipeline, "_refresh", real_refresh)
     run_pipeline(crashed.app.factory, SqlEventSource(crashed.events_url), batch=6)
     assert snapshot(crashed.app.factory) == snapshot(clean.app.factory)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import date, datetime
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from personalization.analytics.clusters import cluster_messages, unrecognized
+from personalization.analytics.clusters import ClusterIndex, ClusterModel, cluster_messages, unrecognized
+from personalization.analytics.models import AnalyticsConversation as AC
+from personalization.analytics.models import AnalyticsTurn as AT
 from personalization.analytics.pipeline import SqlEventSource, run_pipeline
 from tests.analytics.conftest import World
 
@@ -82,3 +86,22 @@ def test_unrecognized_reads_the_fallback_turns_of_the_filter(session: Session) -
 def test_two_messages_share_a_cluster_only_when_alike() -> None:
     assert [c["size"] for c in cluster_messages(["积分怎么兑换", "积分怎么兑换呀"])] == [2]
     assert [c["size"] for c in cluster_messages(["积分怎么兑换", "where is my parcel"])] == [1, 1]
+
+
+def test_the_index_refits_only_when_fallback_messages_change(session: Session) -> None:
+    index = ClusterIndex()
+    assert index.refresh(session) is True and index.refresh(session) is False
+    model = index.model(session)
+    session.add(AT(source="t", event_id=10_000, conversation_id=session.scalar(select(AC.id).where(AC.sender_id == "C-c")), seq=99,
+                   at=datetime(2026, 11, 3, 20), day=date(2026, 11, 3), fallback=True, text_masked="积分兑换不了"))
+    session.flush()
+    assert index.model(session) is not model and index.refresh(session) is False
+    result = index.unrecognized(session, "2026-11-03", "2026-11-03", limit=10)
+    assert result["fallback_messages"] == 3 and sum(c["size"] for c in result["clusters"]) == 3
+    assert index.unrecognized(session, "2026-11-02", "2026-11-02")["clusters"] == []
+
+
+def test_texts_beyond_the_fitted_ones_join_their_nearest_cluster() -> None:
+    model = ClusterModel.fit([(t, 5) for t in POINTS] + [(t, 5) for t in PARCEL_ZH])
+    found = model.clusters(["积分怎么兑换呢亲"] + POINTS, limit=5)
+    assert len(found) == 1 and found[0]["size"] == len(POINTS) + 1

@@ -22,7 +22,7 @@ from sqlalchemy.orm import sessionmaker
 
 from personalization.analytics.kafka import KafkaRecord, cursor_name, next_offsets, spool_from_kafka, spool_records
 from personalization.analytics.models import AnalyticsCursor, AnalyticsSpool
-from personalization.analytics.pipeline import EventSourceError, SqlEventSource, run_pipeline
+from personalization.analytics.pipeline import SqlEventSource, run_pipeline
 from personalization.analytics.rabbitmq import SPOOL_SOURCE_NAME, SpoolEventSource
 from personalization.cli import main
 from personalization.settings import Settings

@@ -36,7 +36,6 @@ from personalization.settings import Settings
 from tests.analytics.conftest import World, build_world
 from tests.analytics.test_analytics_pipeline import snapshot
 
-
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Debian's /usr/sbin/rabbitmq-server only switches to the rabbitmq user and runs this script.
 SERVER_SCRIPTS = ("/usr/lib/rabbitmq/bin/rabbitmq-server",)
@@ -161,7 +160,7 @@ def same_source(snap: dict[str, Any], name: str) -> dict[str, Any]:
         for (source, event_id), row in snap["turns"].items()
     }
     cursors = {(sql if source == name else source): value for source, value in snap["cursors"].items()}
-    return {"conversations": conversations, "turns": turns, "cursors": cursors}
+    return {"conversations": conversations, "turns": turns, "cursors": cursors, "rollup": snap["rollup"]}  # no source in the rollup
 
 
 @pytest.fixture()

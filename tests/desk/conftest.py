@@ -78,6 +78,7 @@ def fresh_db(seeded_file: Path, tmp_path: Path) -> Iterator[Db]:
     """A private copy of the seeded database that tests may commit to."""
     path = tmp_path / "shop.db"
     shutil.copyfile(seeded_file, path)
+    shutil.copyfile(seeded_file.parent / "data_key", tmp_path / "data_key")  # the copy's encrypted fields need it
     db = _open(path, tmp_path)
     yield db
     db.engine.dispose()

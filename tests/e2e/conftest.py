@@ -21,8 +21,9 @@ from personalization.settings import PROJECT_ROOT, Settings
 class Cli:
     """Runs ``python -m personalization`` against the test database."""
 
-    def __init__(self, database_url: str) -> None:
-        self.env = dict(os.environ, DATABASE_URL=database_url, PYTHONPATH=str(PROJECT_ROOT))
+    def __init__(self, database_url: str, var_dir: str) -> None:
+        # The var dir holds the data key that encrypts members' phones and birthdays: the stack's.
+        self.env = dict(os.environ, DATABASE_URL=database_url, SHOP_VAR_DIR=var_dir, PYTHONPATH=str(PROJECT_ROOT))
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "personalization", *args], cwd=PROJECT_ROOT,
@@ -46,7 +47,7 @@ def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def cli(e2e_settings: Settings) -> Cli:
-    tool = Cli(e2e_settings.database_url)
+    tool = Cli(e2e_settings.database_url, e2e_settings.var_dir)
     tool.json("seed", "--members", "200", "--orders", "2000", "--as-of", date.today().isoformat())
     return tool
 

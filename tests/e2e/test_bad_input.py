@@ -6,8 +6,10 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
 from launcher.rest_client import texts
+from launcher.stack import ensure_rasa_token
 
 BAD_INPUTS = {
     "empty": "",
@@ -45,3 +47,19 @@ def test_the_conversation_goes_on_after_bad_input(chat: Any, cli: Any) -> None:
 def test_content_free_message_asks_what_the_member_needs(chat: Any) -> None:
     reply = texts(chat.say("😡😡😡"))
     assert "抱歉" in reply or "没" in reply or "请问" in reply, reply
+
+
+def test_rasas_http_api_refuses_requests_without_the_right_token(stack: Any) -> None:
+    """Rasa's HTTP API (--enable-api --auth-token, bound to 127.0.0.1) answers only with the token:
+    nobody reads or rewrites a member's tracker (say, setting member_id) without it."""
+    base, sender = stack.rasa_url, "auth-probe"
+    tracker, events = f"{base}/conversations/{sender}/tracker", f"{base}/conversations/{sender}/tracker/events"
+    forged = [{"event": "slot", "name": "member_id", "value": "M100001"}]
+    for token in (None, "wrong-token", ""):
+        params = {} if token is None else {"token": token}
+        assert requests.get(tracker, params=params, timeout=10).status_code == 401
+        assert requests.post(events, params=params, json=forged, timeout=10).status_code == 401
+        assert requests.get(f"{base}/status", params=params, timeout=10).status_code == 401
+    answer = requests.get(tracker, params={"token": ensure_rasa_token(stack.settings)}, timeout=10)
+    assert answer.status_code == 200
+    assert answer.json()["slots"].get("member_id") is None  # the refused write changed nothing

@@ -39,6 +39,8 @@ def test_launcher_serves_and_stops_everything_on_ctrl_c(e2e_settings: Settings, 
         RASA_TRACKER_DB=str(Path(e2e_settings.var_dir) / "launcher-tracker.db"),
         RASA_EVENTS_DB=str(Path(e2e_settings.var_dir) / "launcher-events.db"),
         SHOP_VAR_DIR=str(Path(e2e_settings.var_dir) / "launcher"),
+        # The seeded database's data key (members' phones and birthdays are encrypted with it).
+        SHOP_DATA_KEY=(Path(e2e_settings.var_dir) / "data_key").read_text().strip(),
     )
     process = subprocess.Popen([sys.executable, "-m", "launcher"], cwd=PROJECT_ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

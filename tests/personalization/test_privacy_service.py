@@ -61,3 +61,11 @@ def test_unknown_privacy_request_kind_is_rejected(session: Session, active_membe
 def test_privacy_requests_for_unknown_members_give_none(session: Session) -> None:
     assert privacy.describe_stored_data(session=session, member_id="M999999") is None
     assert privacy.record_privacy_request(session=session, member_id="abc", kind="opt_out") is None
+
+
+def test_open_requests_list_what_staff_must_do_and_a_download_completes_exports(session: Session, active_member_id: str) -> None:
+    privacy.record_privacy_request(session=session, member_id=active_member_id, kind="export", now=NOW)
+    privacy.record_privacy_request(session=session, member_id=active_member_id, kind="opt_out", now=NOW)
+    assert [r["kind"] for r in privacy.open_privacy_requests(session=session)] == ["export"]
+    request_id = privacy.complete_export_requests(session=session, member_id=active_member_id, now=NOW)
+    assert request_id.startswith("PR") and privacy.open_privacy_requests(session=session) == []

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from personalization.models import Complaint, HandoffRequest, Order, ReturnRequest, ShipmentEvent
 from personalization.desk.handoff import PRIORITY
+from personalization.models import Complaint, HandoffRequest, Order, ReturnRequest, ShipmentEvent
 from personalization.services import requests
 
 from .conftest import NOW

@@ -8,12 +8,12 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from personalization.catalog_data import BRANDS, CATEGORIES, VARIANTS
 from personalization.db import make_engine
-from personalization.models import Coupon, Member, Order, OrderItem, PointsEntry, Product, ShipmentEvent, Tier
+from personalization.models import Base, Coupon, Member, Order, OrderItem, PointsEntry, Product, ShipmentEvent, Tier
 from personalization.seed import seed_database
 from personalization.services.points import end_of_next_year, points_summary
 from personalization.services.tiers import compute_growth_value, tier_for_growth
@@ -38,7 +38,9 @@ def _seed_checksum(path: Path, *, seed: int) -> str:
     digest = hashlib.sha256()
     with engine.connect() as conn:
         for table, key in CHECKSUM_TABLES.items():
-            for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY {key}")):
+            # Through the tables' column types: encrypted fields differ in bytes (fresh nonces), not in value.
+            columns = Base.metadata.tables[table]
+            for row in conn.execute(select(columns).order_by(columns.c[key])):
                 digest.update(repr(tuple(row)).encode())
     engine.dispose()
     return digest.hexdigest()

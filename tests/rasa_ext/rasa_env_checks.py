@@ -17,7 +17,12 @@ from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
-    ActionExecuted, Event, SessionStarted, SlotSet, UserUttered, deserialise_events,
+    ActionExecuted,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+    deserialise_events,
 )
 from rasa.shared.utils.common import all_subclasses
 

@@ -77,7 +77,8 @@ def _fail_setup(message: str) -> None:
 
 def seed_database(settings: Settings) -> None:
     """``python -m personalization seed`` (200 members, demo agents) into the stack's database."""
-    env = dict(os.environ, DATABASE_URL=settings.database_url, PYTHONPATH=str(PROJECT_ROOT))
+    # The stack's var dir: the data key that encrypts members' phones and birthdays is kept there.
+    env = dict(os.environ, DATABASE_URL=settings.database_url, SHOP_VAR_DIR=settings.var_dir, PYTHONPATH=str(PROJECT_ROOT))
     result = subprocess.run(
         [sys.executable, "-m", "personalization", "seed", "--members", "200", "--orders", "2000",
          "--as-of", date.today().isoformat()],

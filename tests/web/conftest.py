@@ -27,12 +27,15 @@ from personalization.settings import Settings
 from tests.web.helpers import RASA_TOKEN, SECRET, FakeRasa, WebDb, rasa_handler
 from web.app import create_app
 
+# One data key for the seeded database and every app over it (members' phones and birthdays are encrypted).
+DATA_KEY = "web-tests-data-key-0123456789"
+
 
 @pytest.fixture(scope="session")
 def web_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDb]:
     path = tmp_path_factory.mktemp("web") / "shop.db"
     url = f"sqlite:///{path}"
-    engine = make_engine(Settings(database_url=url))
+    engine = make_engine(Settings(database_url=url, data_key=DATA_KEY))
     seed_database(engine, members=60, orders=400, seed=Settings().seed, as_of=date(2026, 10, 15))
     factory = session_factory(engine)
     with factory() as session:
@@ -65,7 +68,7 @@ def rasa(_rasa_server: FakeRasa) -> FakeRasa:
 def settings(web_db: WebDb, tmp_path: Path) -> Settings:
     # No background analytics runs in these short-lived apps (tests/web/test_ops_api.py tests the runner).
     return replace(Settings(), database_url=web_db.url, var_dir=str(tmp_path), web_secret=SECRET, web_demo=True,
-                   analytics_interval_s=0, rasa_events_db=str(tmp_path / "events.db"))
+                   analytics_interval_s=0, rasa_events_db=str(tmp_path / "events.db"), data_key=DATA_KEY)
 
 
 @pytest.fixture()

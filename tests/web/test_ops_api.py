@@ -247,6 +247,24 @@ def test_refresh_loads_new_events(ops: TestClient, ops_world: World) -> None:
     assert ops.get("/ops/api/metrics/conversations_per_day", params={"from": day, "to": day}).json()["metric"]["total"] == 1
 
 
+def test_the_overview_is_cached_until_the_pipeline_changes_the_figures(ops: TestClient, ops_world: World) -> None:
+    day = {"from": "2026-11-06", "to": "2026-11-06"}
+    first = ops.get("/ops/api/metrics", params=day).json()
+    assert "unrecognized" not in first  # the clusters are their own call
+    assert first["metrics"]["conversations_per_day"]["total"] == 0
+    assert ops.get("/ops/api/metrics", params=day).json()["metrics"] == first["metrics"]
+    log = EventLog()
+    log.session_start("C-h", at(D2, 72 + 9))
+    log.user("C-h", at(D2, 72 + 9, 0, 5), "优惠券在哪里领取啊", "nlu_fallback")
+    log.action("C-h", at(D2, 72 + 9, 0, 6), "utter_default")
+    write_events(Path(ops_world.events_url.removeprefix("sqlite:///")), log)
+    assert ops.post("/ops/api/refresh", headers=csrf_headers(ops)).status_code == 200
+    after = ops.get("/ops/api/metrics", params=day).json()["metrics"]
+    assert after["conversations_per_day"]["total"] == 1 and after["fallbacks"]["fallback_turns"] == 1
+    clusters = ops.get("/ops/api/unrecognized", params=day).json()  # fitted by the runner after the run
+    assert clusters["fallback_messages"] == 1 and clusters["clusters"][0]["examples"] == ["优惠券在哪里领取啊"]
+
+
 def test_the_ops_endpoints_are_in_the_openapi_spec(anonymous: TestClient) -> None:
     paths = anonymous.get("/openapi.json").json()["paths"]
     for path in ("/ops/api/metrics", "/ops/api/metrics/{name}", "/ops/api/breakdown/{name}", "/ops/api/unrecognized",

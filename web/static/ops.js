@@ -1,6 +1,7 @@
 /*
  * Ops analytics dashboard (plain JavaScript, no build step). Talks to:
- *   GET  /ops/api/metrics?from&to&tier&segment        every metric, unrecognized clusters, filter options
+ *   GET  /ops/api/metrics?from&to&tier&segment        every metric, filter options
+ *   GET  /ops/api/unrecognized?from&to&tier&segment   clusters of unrecognized messages (own loading state)
  *   GET  /ops/api/breakdown/{containment|handoffs|csat}?by=tier|segment&…   the breakdown toggle
  *   GET  /ops/api/conversations/{key}/transcript                           drill-down (masked)
  *   POST /ops/api/refresh  (X-CSRF-Token = the desk_csrf cookie)           run the pipeline now
@@ -97,6 +98,8 @@
     loads: 0,            // finished metric loads (tests wait on it)
     seq: 0,
     breakdownSeq: 0,
+    clusters: null,      // {state: "loading"|"ready"|"error", clusters: [...], error}
+    clustersSeq: 0,
     transcriptKey: null,
     transcript: null
   };
@@ -317,10 +320,20 @@
     return data.metrics && typeof data.metrics === "object" ? data.metrics : data;
   }
 
-  function clustersOf(data) {
-    var value = data && data.unrecognized;
-    if (Array.isArray(value)) return value;
-    return (value && value.clusters) || [];
+  /** The clusters panel loads on its own (clustering is slower than the figures; they need not wait). */
+  function loadClusters() {
+    var seq = (state.clustersSeq += 1);
+    state.clusters = { state: "loading", clusters: [] };
+    renderClusters();
+    api("GET", "/ops/api/unrecognized" + query({ limit: 10 })).then(function (data) {
+      if (seq !== state.clustersSeq) return;
+      state.clusters = { state: "ready", clusters: (data && data.clusters) || [] };
+      renderClusters();
+    }, function (error) {
+      if (seq !== state.clustersSeq) return;
+      state.clusters = { state: "error", clusters: [], error: errorText(error) };
+      renderClusters();
+    });
   }
 
   function load() {
@@ -330,6 +343,7 @@
     showError("");
     updateCsvLinks();
     syncUrl();
+    loadClusters();
     api("GET", "/ops/api/metrics" + query()).then(function (data) {
       if (seq !== state.seq) return;
       state.data = data || {};
@@ -644,11 +658,16 @@
     table.appendChild(tbody);
   }
 
-  function renderClusters(clusters) {
+  function renderClusters() {
     var table = $("table-unrecognized");
+    var current = state.clusters || { state: "loading", clusters: [] };
+    var clusters = current.clusters || [];
     table.textContent = "";
+    table.setAttribute("data-state", current.state);
     var columns = [t("cluster"), t("size"), t("examples")];
     headRow(table, columns);
+    if (current.state === "loading") { emptyRow(table, columns.length, t("loading")); return; }
+    if (current.state === "error") { emptyRow(table, columns.length, current.error || t("loadFailed")); return; }
     if (!clusters.length) { emptyRow(table, columns.length, t("noClusters")); return; }
     var tbody = el("tbody");
     clusters.forEach(function (cluster) {
@@ -705,7 +724,7 @@
     renderSentimentChange(m.sentiment_change || {});
     renderAgentTimes(m.agent_times || {});
     renderNegative(m.ended_negative || {});
-    renderClusters(clustersOf(data));
+    renderClusters();
     var updated = data.updated_at;
     $("updated-at").textContent = updated ? t("updated", { t: stamp(updated) }) : "";
   }

@@ -468,11 +468,15 @@
       body: JSON.stringify({ member_id: null }),
       credentials: "same-origin"
     }).then(function (response) {
-      return response.ok ? response.json() : Promise.reject(response.status);
+      if (response.ok) return response.json();
+      // A refusal (429 too many tokens from here, ...) carries a polite message in both languages.
+      return response.json().then(function (body) { return Promise.reject(body); },
+        function () { return Promise.reject(null); });
     }).then(function (data) {
       if (data && data.token) self.switchIdentity(data.token);
-    }).catch(function () {
-      self.showNotice(self.t("error"));
+    }).catch(function (body) {
+      var message = body && (self.lang === "en" ? body.message_en : body.message_zh);
+      self.showNotice(message || self.t("error"));
     });
   };
 
@@ -1082,6 +1086,8 @@
       body.appendChild(claimed);
     } else if (type === "csat_request") {
       body.appendChild(this.buildCsat(payload, message));
+    } else if (type === "privacy_export" && typeof payload.url === "string" && payload.url.indexOf("/api/me/") === 0) {
+      body.appendChild(this.exportButton(payload));
     }
     var rest = buttons.filter(function (b, index) { return !usedButtons[index]; });
     if (rest.length) {
@@ -1096,6 +1102,34 @@
       });
       body.appendChild(replies);
     }
+  };
+
+  /** "Download my data": fetches the member's own export with the widget's token and saves it. */
+  Widget.prototype.exportButton = function (payload) {
+    var self = this;
+    var title = String(payload["title_" + this.lang] || payload.title_zh || "下载我的数据");
+    var node = el("button", "mc-quick-button", title, { type: "button", "data-testid": "privacy-export" });
+    node.addEventListener("click", function () {
+      if (!self.token || !window.fetch) return;
+      node.disabled = true;
+      fetch(payload.url, { headers: { Authorization: "Bearer " + self.token }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.blob() : Promise.reject(response.status); })
+        .then(function (blob) {
+          var link = document.createElement("a");
+          link.href = URL.createObjectURL(blob);
+          link.download = "member-data.json";
+          document.body.appendChild(link);
+          link.click();
+          setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+          node.disabled = false;
+        }, function () {
+          node.textContent = self.lang === "en" ? "Download failed, tap to retry" : "下载失败，点击重试";
+          node.disabled = false;
+        });
+    });
+    var wrap = el("div", "mc-quick", null, { "data-testid": "privacy-export-wrap" });
+    wrap.appendChild(node);
+    return wrap;
   };
 
   /** The 领取 button of an offer: the button whose payload names the offer's template. */
