@@ -465,11 +465,7 @@ def _own_stack(args: argparse.Namespace, think: tuple[float, float]) -> dict[str
                 result = asyncio.run(_run(stack.web_url, ids[1:], ids[0], args.members, args.duration, think,
                                           args.seed, ProcessMeter(roles), ensure_web_secret(settings)))
             except Exception:
-                for name in ("web", "rasa", "actions"):
-                    log = tmp_dir / "logs" / f"{name}.log"
-                    if log.exists():
-                        print(f"--- {name}.log (tail)", file=sys.stderr)
-                        print(log.read_text(encoding="utf-8", errors="replace")[-3000:], file=sys.stderr)
+                print(stack.log_tails(), file=sys.stderr)
                 raise
             result = _finish(result, settings.database_url)
             logs = {name: (tmp_dir / "logs" / f"{name}.log").read_text(encoding="utf-8", errors="replace")

@@ -705,11 +705,7 @@ def main(argv: list[str] | None = None) -> None:
                 results = asyncio.run(_run(stack, ids[1:], ids[0], passwords, args.turns, args.rounds, think,
                                            progress))
             except Exception:
-                for name in ("web", "rasa", "actions"):
-                    log = tmp_dir / "logs" / f"{name}.log"
-                    if log.exists():
-                        print(f"--- {name}.log (tail)", file=sys.stderr)
-                        print(log.read_text(encoding="utf-8", errors="replace")[-3000:], file=sys.stderr)
+                print(stack.log_tails(), file=sys.stderr)
                 raise
         progress.close()
     results = {"members": args.members, "agents": len(passwords), "bot_turns_per_member": args.turns,

@@ -231,6 +231,15 @@ class Stack:
             log.close()
         self._logs.clear()
 
+    def log_tails(self, chars: int = 3000) -> str:
+        """The last ``chars`` characters of each child's log, headed ``--- name.log (tail)`` (for error reports)."""
+        parts = []
+        for name in ("web", "rasa", "actions"):
+            log = self.log_dir / f"{name}.log"
+            if log.exists():
+                parts.append(f"--- {name}.log (tail)\n" + log.read_text(encoding="utf-8", errors="replace")[-chars:])
+        return "\n".join(parts)
+
     def __enter__(self) -> "Stack":
         return self.start()
 

@@ -329,9 +329,9 @@ def _analytics(args: argparse.Namespace, settings: Settings) -> Any:
     from personalization.db import create_schema
 
     if getattr(args, "from_rabbitmq", False):
-        return _analytics_from_rabbitmq(args, settings)
+        return _analytics_from_broker(args, settings, "rabbitmq")
     if getattr(args, "from_kafka", False):
-        return _analytics_from_kafka(args, settings)
+        return _analytics_from_broker(args, settings, "kafka")
     source = SqlEventSource.for_sqlite_file(settings.rasa_events_db)
     engine = make_engine(settings)
     try:
@@ -344,58 +344,37 @@ def _analytics(args: argparse.Namespace, settings: Settings) -> Any:
         engine.dispose()
 
 
-def _analytics_from_rabbitmq(args: argparse.Namespace, settings: Settings) -> Any:
-    """``analytics --from-rabbitmq``: spool the broker queue, then run the pipeline on the spool."""
+def _analytics_from_broker(args: argparse.Namespace, settings: Settings, feed: str) -> Any:
+    """``analytics --from-rabbitmq`` / ``--from-kafka``: spool what the broker holds that is new,
+    then run the pipeline on the spool."""
+    from personalization.analytics.kafka import spool_from_kafka
     from personalization.analytics.pipeline import EventSourceError, run_pipeline
     from personalization.analytics.rabbitmq import SpoolEventSource, redact, spool_from_rabbitmq
     from personalization.db import create_schema
 
-    if not settings.analytics_broker_url:
-        raise CliError("ANALYTICS_BROKER_URL is not set (e.g. amqp://guest:guest@127.0.0.1:5672/%2F)")
+    if feed == "kafka":
+        if not settings.analytics_kafka_bootstrap:
+            raise CliError("ANALYTICS_KAFKA_BOOTSTRAP is not set (e.g. 127.0.0.1:9092)")
+        where = {"bootstrap": settings.analytics_kafka_bootstrap, "topic": settings.analytics_kafka_topic}
+    else:
+        if not settings.analytics_broker_url:
+            raise CliError("ANALYTICS_BROKER_URL is not set (e.g. amqp://guest:guest@127.0.0.1:5672/%2F)")
+        where = {"broker": redact(settings.analytics_broker_url), "queue": settings.analytics_broker_queue}
     engine = make_engine(settings)
     try:
         create_schema(engine)
         factory = session_factory(engine)
-        spool = spool_from_rabbitmq(
-            settings.analytics_broker_url, settings.analytics_broker_queue, factory, progress=args.progress
-        )
+        if feed == "kafka":
+            spool = spool_from_kafka(
+                settings.analytics_kafka_bootstrap, settings.analytics_kafka_topic, factory, progress=args.progress
+            )
+        else:
+            spool = spool_from_rabbitmq(
+                settings.analytics_broker_url, settings.analytics_broker_queue, factory, progress=args.progress
+            )
         return {**run_pipeline(factory, SpoolEventSource(engine), batch=args.batch, progress=args.progress), "spool": spool}
     except EventSourceError as exc:
-        raise CliError(str(exc), broker=redact(settings.analytics_broker_url), queue=settings.analytics_broker_queue) from None
-    finally:
-        engine.dispose()
-
-
-def _analytics_from_kafka(args: argparse.Namespace, settings: Settings) -> Any:
-    """``analytics --from-kafka``: spool the new records of the topic, then run the pipeline on the spool."""
-    from personalization.analytics.kafka import spool_from_kafka
-    from personalization.analytics.pipeline import EventSourceError, run_pipeline
-    from personalization.analytics.rabbitmq import SpoolEventSource
-    from personalization.db import create_schema
-
-    if not settings.analytics_kafka_bootstrap:
-        raise CliError("ANALYTICS_KAFKA_BOOTSTRAP is not set (e.g. 127.0.0.1:9092)")
-    engine = make_engine(settings)
-    try:
-        create_schema(engine)
-        factory = session_factory(engine)
-        spool = spool_from_kafka(
-            settings.analytics_kafka_bootstrap, settings.analytics_kafka_topic, factory, progress=args.progress
-        )
-        return {**run_pipeline(factory, SpoolEventSource(engine), batch=args.batch, progress=args.progress), "spool": spool}
-    except EventSourceError as exc:
-        raise CliError(str(exc), bootstrap=settings.analytics_kafka_bootstrap, topic=settings.analytics_kafka_topic) from None
-    finally:
-        engine.dispose()
-
-
-def _encrypt_pii(args: argparse.Namespace, settings: Settings) -> Any:
-    """``encrypt-pii``: rewrite plaintext phones/birthdays of an older database encrypted (idempotent)."""
-    from personalization.privacy.crypto import encrypt_existing_rows
-
-    engine = make_engine(settings)
-    try:
-        return encrypt_existing_rows(engine, progress=not args.quiet)
+        raise CliError(str(exc), **where) from None
     finally:
         engine.dispose()
 

@@ -42,7 +42,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from personalization.analytics.models import AnalyticsCursor
 from personalization.analytics.pipeline import EventSourceError
-from personalization.analytics.rabbitmq import DEFAULT_BATCH, _describe, _Message, _store_messages, event_hash
+from personalization.analytics.rabbitmq import (
+    DEFAULT_BATCH,
+    _describe,
+    _Message,
+    _store_messages,
+    check_consumer_limits,
+    event_hash,
+)
 
 _POLL_MS = 250
 
@@ -148,12 +155,7 @@ def spool_from_kafka(
         EventSourceError: Kafka unreachable, the topic missing, or the spool unwritable.
         ValueError: bad ``batch``, ``max_messages`` or ``idle_timeout_s``.
     """
-    if batch < 1:
-        raise ValueError(f"batch must be at least 1: {batch}")
-    if max_messages is not None and max_messages < 1:
-        raise ValueError(f"max_messages must be at least 1: {max_messages}")
-    if idle_timeout_s <= 0:
-        raise ValueError(f"idle_timeout_s must be positive: {idle_timeout_s}")
+    check_consumer_limits(batch, max_messages, idle_timeout_s)
     try:
         from kafka import KafkaConsumer, TopicPartition
         from kafka.errors import KafkaError

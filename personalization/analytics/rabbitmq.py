@@ -152,6 +152,16 @@ def _store_messages(session: Session, messages: list[_Message]) -> tuple[int, in
     return stored, duplicates
 
 
+def check_consumer_limits(batch: int, max_messages: int | None, idle_timeout_s: float) -> None:
+    """Raise ValueError for a batch or message limit below 1 or a non-positive idle timeout."""
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1: {batch}")
+    if max_messages is not None and max_messages < 1:
+        raise ValueError(f"max_messages must be at least 1: {max_messages}")
+    if idle_timeout_s <= 0:
+        raise ValueError(f"idle_timeout_s must be positive: {idle_timeout_s}")
+
+
 def redact(url: str) -> str:
     """``url`` without its password (for messages)."""
     parts = urlsplit(url)
@@ -195,12 +205,7 @@ def spool_from_rabbitmq(
             (messages not yet committed stay in the queue).
         ValueError: bad ``batch``, ``max_messages`` or ``idle_timeout_s``.
     """
-    if batch < 1:
-        raise ValueError(f"batch must be at least 1: {batch}")
-    if max_messages is not None and max_messages < 1:
-        raise ValueError(f"max_messages must be at least 1: {max_messages}")
-    if idle_timeout_s <= 0:
-        raise ValueError(f"idle_timeout_s must be positive: {idle_timeout_s}")
+    check_consumer_limits(batch, max_messages, idle_timeout_s)
     try:
         import pika
         import pika.exceptions
