@@ -379,6 +379,17 @@ def _analytics_from_broker(args: argparse.Namespace, settings: Settings, feed: s
         engine.dispose()
 
 
+def _encrypt_pii(args: argparse.Namespace, settings: Settings) -> Any:
+    """``encrypt-pii``: rewrite plaintext phones/birthdays of an older database encrypted (idempotent)."""
+    from personalization.privacy.crypto import encrypt_existing_rows
+
+    engine = make_engine(settings)
+    try:
+        return encrypt_existing_rows(engine, progress=not args.quiet)
+    finally:
+        engine.dispose()
+
+
 def _print_json(payload: Any, stream: Any) -> None:
     stream.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
 

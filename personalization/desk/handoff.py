@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from personalization.desk._locks import lock_key
 from personalization.desk.errors import DeskError
 from personalization.models import Agent, ChatMessage, Conversation, HandoffRequest, Member
+from personalization.privacy.pii import mask_name, mask_text
 from personalization.services._common import find_member, iso, resolve_now
 
 PRIORITY: dict[str, Any] = {
@@ -210,13 +211,6 @@ def get_handoff(session: Session, handoff_id: int | str, now: datetime | None = 
     return handoff_dict(session, request, now) if request else None
 
 
-def mask_name(name: str | None) -> str | None:
-    """``"张伟"`` -> ``"张*"``, ``"Alice Wong"`` -> ``"A*********"``: enough to greet, not to identify."""
-    if not name:
-        return None
-    return name[0] + "*" * max(len(name) - 1, 1)
-
-
 def _preview(text: str | None) -> str | None:
     if text is None:
         return None
@@ -260,6 +254,9 @@ def _queue_item(
         if last_texts is not None
         else _last_member_text(session, request.conversation_id)
     )
+    # Every agent sees the queue: the preview hides phones, ID and card numbers, addresses and the
+    # member's name until an agent claims the conversation (then the panel shows what they need).
+    last_message = mask_text(last_message, names=[member.name] if member else ()) if last_message else last_message
     return {
         "handoff_id": request.id,
         "conversation_id": request.conversation_id,

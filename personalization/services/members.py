@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from personalization.models import Member, Order
+from personalization.privacy.pii import mask_phone
 from personalization.services import points as points_service
 from personalization.services import tiers as tiers_service
 from personalization.services._common import (
@@ -55,14 +56,6 @@ def lifecycle_stage(*, registered_at: datetime, last_order_at: datetime | None, 
     if last_order_at is None or last_order_at <= now - timedelta(days=DORMANT_DAYS):
         return "dormant"
     return "active"
-
-
-def mask_phone(phone: str) -> str:
-    """``13812345678`` -> ``138****5678``."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}****{digits[-4:]}"
 
 
 def last_order_at(*, session: Session, member_id: str, now: datetime) -> datetime | None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from personalization.desk import conversations, handoff
 from personalization.desk.errors import DeskError
-from personalization.models import AgentAction, HandoffRequest, Tier
+from personalization.models import AgentAction, HandoffRequest, Member, Tier
 from personalization.services import requests
 
 from .conftest import NOW, Db, Members
@@ -72,6 +72,17 @@ def test_queue_shows_the_last_member_message(session: Session, members: Members)
     handoff.request_handoff(session, cid, reason="member_request", now=NOW)
     (item,) = [i for i in handoff.queue(session, now=NOW) if i["conversation_id"] == cid]
     assert item["last_message"] == "快递一直没到"
+
+
+def test_the_queue_preview_hides_personal_data_from_every_agent(session: Session, members: Members) -> None:
+    member_id = members.with_orders
+    name = session.get(Member, member_id).name
+    cid = _conversation(session, member_id)
+    conversations.append_message(session, cid, sender="member", text=f"我是{name}，电话13812345678，快递没到")
+    handoff.request_handoff(session, cid, reason="member_request", now=NOW)
+    (item,) = [i for i in handoff.queue(session, now=NOW) if i["conversation_id"] == cid]
+    assert "13812345678" not in item["last_message"] and "138****5678" in item["last_message"]
+    assert name not in item["last_message"] and item["last_message"].endswith("快递没到")
 
 
 def test_a_conversation_has_at_most_one_active_handoff(session: Session, members: Members) -> None:
