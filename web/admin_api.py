@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from personalization.models import AgentAction
-from personalization.rights import RasaStores, erase_member, export_member_data, load_report
+from personalization.rights import RasaStores, erase_member, export_member_data, is_erased, load_report
 from personalization.services._common import normalize_member_id
 from personalization.services.privacy import complete_export_requests, open_privacy_requests
 from web.agent_api import csrf_protected, current_principal
@@ -194,6 +194,8 @@ async def my_export(request: Request) -> JSONResponse:
     rasa = _rasa(request)
 
     def run(session: Session) -> dict[str, Any] | None:
+        if is_erased(session, member_id):
+            raise ApiError("account_closed")  # the account is closed: its tokens open nothing
         document = _export(session, member_id, rasa)
         if document is not None:
             document["request_id"] = complete_export_requests(session=session, member_id=document["member_id"])

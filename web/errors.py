@@ -19,6 +19,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "not_handed_off": (409, "当前没有在排队或人工服务中。", "You are not waiting for or talking to an agent."),
     "invalid_token": (401, "身份验证失败，请刷新页面后重试。", "We could not verify who you are; please reload the page."),
     "forbidden": (403, "无权访问该会话。", "You may not access this conversation."),
+    "account_closed": (403, "该会员账户已注销，无法继续会话。", "This member account has been closed; the chat cannot continue."),
     "not_logged_in": (401, "请先登录。", "Please log in first."),
     "wrong_role": (403, "您的账号没有此权限。", "Your account does not have access to this."),
     "csrf": (403, "页面已过期，请刷新后重试。", "This page has expired; please reload and try again."),

@@ -25,6 +25,7 @@ from personalization.desk import panel as desk_panel
 from personalization.desk import suggestions as desk_suggestions
 from personalization.desk.errors import DeskError
 from personalization.models import HandoffRequest
+from personalization.rights.erase import is_erased
 from personalization.settings import Settings
 from web.errors import ApiError
 from web.rasa_bridge import BOT_RETRY_MARKER
@@ -101,7 +102,13 @@ def _system(session: Session, conversation_id: str, key: str, language: str, *,
 @storage_errors
 def open_for_member(session: Session, *, member_id: str | None, visitor_id: str | None,
                     conversation_id: str | None, after_seq: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The member's conversation (a given one only if theirs) and its messages after ``after_seq``."""
+    """The member's conversation (a given one only if theirs) and its messages after ``after_seq``.
+
+    Raises:
+        ApiError: ``account_closed`` for a member whose data was erased (their tokens stop working).
+    """
+    if member_id is not None and is_erased(session, member_id):
+        raise ApiError("account_closed")
     if conversation_id is not None:
         if not desk_conv.can_member_access(session, conversation_id, member_id=member_id, visitor_id=visitor_id):
             return None, []

@@ -8,7 +8,7 @@
 Nothing happens at import.
 """
 
-from personalization.rights.erase import ERASED_NAME, POLICY, erase_member, load_report
+from personalization.rights.erase import ERASED_NAME, POLICY, erase_member, is_erased, load_report
 from personalization.rights.export import EXPORT_FORMAT, EXPORT_VERSION, export_member_data
 from personalization.rights.report import ErasureReport, StoreResult, TableResult, Verification
 from personalization.rights.stores import RasaEventStore, RasaStores, StoreUnavailable
@@ -27,5 +27,6 @@ __all__ = [
     "Verification",
     "erase_member",
     "export_member_data",
+    "is_erased",
     "load_report",
 ]

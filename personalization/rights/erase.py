@@ -308,6 +308,11 @@ def _requests(session: Session, member_id: str, request_id: int | None) -> list[
     ))
 
 
+def is_erased(session: Session, member_id: str) -> bool:
+    """Whether an erasure ran for ``member_id`` (its account is closed, even if the run must be repeated)."""
+    return session.scalar(select(PrivacyReport.id).where(PrivacyReport.member_id == member_id).limit(1)) is not None
+
+
 def load_report(session: Session, report_id: int) -> dict[str, Any] | None:
     """A saved erasure report (its JSON plus ``report_id``, ``status``, ``created_at``), or None."""
     if "privacy_reports" not in existing_tables(session):

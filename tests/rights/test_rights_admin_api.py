@@ -99,6 +99,22 @@ def test_admin_erases_and_reads_the_report(client, world) -> None:
     assert erase_audit.detail == {"member_id": world.a.member_id, "outcome": "completed", "report_id": report["report_id"]}
 
 
+def test_an_erased_members_token_no_longer_opens_a_chat(client, world) -> None:
+    token = member_token(client, world.a.member_id)["token"]
+    with client.websocket_connect(f"/ws/chat?token={token}") as ws:
+        assert ws.receive_json()["type"] == "hello"  # before the erasure the token works
+    _admin(client)
+    assert _erase(client, world.a.member_id, world.a.member_id).status_code == 200
+    with client.websocket_connect(f"/ws/chat?token={token}") as ws:
+        frame = ws.receive_json()
+    assert frame["type"] == "error" and frame["code"] == "account_closed" and "注销" in frame["message_zh"]
+    refused = client.get("/api/me/export", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403 and refused.json()["error"] == "account_closed"
+    other = member_token(client, world.b.member_id)["token"]
+    with client.websocket_connect(f"/ws/chat?token={other}") as ws:
+        assert ws.receive_json()["type"] == "hello"  # another member is not affected
+
+
 def test_a_member_downloads_only_their_own_export(client, world) -> None:
     token_b = member_token(client, world.b.member_id)["token"]
     response = client.get("/api/me/export", headers={"Authorization": f"Bearer {token_b}"})
