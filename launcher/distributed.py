@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from launcher.stack import APP_PYTHON, Stack, ensure_rasa_token
+from launcher.stack import APP_PYTHON, Stack, StopRequest, ensure_rasa_token
 from personalization.local_secrets import ensure_secret_file
 from personalization.settings import PROJECT_ROOT, Settings
 
@@ -493,14 +493,7 @@ def serve(layout: Layout) -> int:
     if (pid := _running_pid(layout)) is not None:
         print(f"已在运行 already running (pid {pid}): make stop-distributed", file=sys.stderr)
         return 1
-    stop_requested = False
-
-    def _request_stop(_signum: int, _frame: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _request_stop)
+    stop = StopRequest.install()
     started = time.monotonic()
     deployment = Deployment(layout)
     layout.root.mkdir(parents=True, exist_ok=True)
@@ -516,8 +509,8 @@ def serve(layout: Layout) -> int:
         deployment.start_edge()
         print("正在启动两组 Rasa/动作服务器/网页副本… / starting 2× (Rasa, actions, web)…", file=sys.stderr)
         deployment.start_cells()
-        deployment.wait_cells(stopped=lambda: stop_requested)
-        if stop_requested:
+        deployment.wait_cells(stopped=stop.requested)
+        if stop.requested():
             return 0
         total_s = time.monotonic() - started
         (layout.root / "pids").write_text(deployment.pids() + "\n")
@@ -527,7 +520,7 @@ def serve(layout: Layout) -> int:
             f"客服工作台/agent console {layout.public_url}/agent · web replicas {list(layout.web_ports)} · "
             f"Rasa replicas {list(layout.rasa_ports)} · logs {deployment.logs} · Ctrl-C 或/or make stop-distributed",
             file=sys.stderr)
-        while not stop_requested:
+        while not stop.requested():
             if (name := deployment.dead()) is not None:
                 print(f"{name} exited; stopping the deployment", file=sys.stderr)
                 return 1

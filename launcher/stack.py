@@ -258,24 +258,37 @@ def _wait_ready_unless_stopped(stack: Stack, stopped: Callable[[], bool], timeou
                 raise
 
 
+class StopRequest:
+    """Set by Ctrl-C, ``kill`` or a closed terminal (SIGINT, SIGTERM, SIGHUP), so a serving loop can
+    stop everything cleanly. Installed explicitly: a shell that starts us in the background may
+    have left SIGINT ignored."""
+
+    def __init__(self) -> None:
+        self._requested = False
+
+    @classmethod
+    def install(cls) -> "StopRequest":
+        stop = cls()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, stop._on_signal)
+        return stop
+
+    def _on_signal(self, _signum: int, _frame: object) -> None:
+        self._requested = True
+
+    def requested(self) -> bool:
+        return self._requested
+
+
 def serve_forever(settings: Settings, log_dir: Optional[Path] = None) -> int:
     """Run the stack until Ctrl-C or until a process dies; stop everything either way."""
     stack = Stack(settings, log_dir or Path(settings.var_dir) / "logs")
-    stop_requested = False
-
-    def _request_stop(_signum: int, _frame: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-
-    # Ctrl-C, `kill` and a closed terminal all stop the stack cleanly (set explicitly: a shell
-    # that starts us in the background may have left SIGINT ignored).
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _request_stop)
+    stop = StopRequest.install()
     try:
         stack.start()
         print("正在启动 Rasa、动作服务器与网页… / starting Rasa, the action server and the web app…", file=sys.stderr)
-        _wait_ready_unless_stopped(stack, lambda: stop_requested)
-        if stop_requested:
+        _wait_ready_unless_stopped(stack, stop.requested)
+        if stop.requested():
             return 0
         print(
             f"已就绪 ready: 演示商店/demo shop {stack.web_url}/ · 客服工作台/agent console {stack.web_url}/agent · "
@@ -283,7 +296,7 @@ def serve_forever(settings: Settings, log_dir: Optional[Path] = None) -> int:
             f"logs {stack.log_dir} · Ctrl-C 停止/stop",
             file=sys.stderr,
         )
-        while not stop_requested:
+        while not stop.requested():
             for name, process in stack._processes.items():
                 if process.poll() is not None:
                     print(f"{name} exited ({process.returncode}); stopping", file=sys.stderr)

@@ -18,7 +18,7 @@ import pytest
 
 from personalization.cli import main
 from personalization.settings import PROJECT_ROOT, Settings
-from tests.security.conftest import DATA_KEY
+from tests.web.conftest import DATA_KEY
 from tests.web.helpers import WebDb
 
 CASES: dict[str, list[str]] = {

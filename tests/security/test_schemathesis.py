@@ -41,7 +41,7 @@ CHECKS = [no_server_error, response_schema_conformance, content_type_conformance
 
 @pytest.fixture(scope="module")
 def _app(web_db: Any, _rasa_server: FakeRasa, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tests.security.conftest import DATA_KEY
+    from tests.web.conftest import DATA_KEY
     from tests.web.helpers import SECRET
 
     var = tmp_path_factory.mktemp("schemathesis")
