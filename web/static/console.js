@@ -158,14 +158,7 @@
 
   var csrfToken = window.DeskDom.csrfToken;  // web/static/dom.js
 
-  function toast(text, kind) {
-    var node = $("toast");
-    node.textContent = text;
-    node.setAttribute("data-kind", kind || "info");
-    node.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(function () { node.hidden = true; }, 4000);
-  }
+  var toast = window.DeskDom.toast;  // web/static/dom.js
 
   function errorText(data, fallback) {
     if (data && (data.message_zh || data.message_en)) {

@@ -1,6 +1,6 @@
 /*
  * Helpers shared by the agent console (console.js), the ops dashboard (ops.js) and the 403 page
- * (csrf-field.js): building elements, and the CSRF token of the double submit.
+ * (csrf-field.js): building elements, the CSRF token of the double submit, and the toast.
  * Text always goes in with textContent: nothing a member typed is ever parsed as HTML.
  * (The member widget, widget.js, is embedded in other sites and keeps its own copy.)
  */
@@ -36,5 +36,16 @@
     return cookie("desk_csrf") || (document.body && document.body.getAttribute("data-csrf-token")) || "";
   }
 
-  window.DeskDom = { el: el, cookie: cookie, csrfToken: csrfToken };
+  /** Show ``text`` in the page's #toast box for 4 s; ``kind`` is info (default), ok or error. */
+  function toast(text, kind) {
+    var node = document.getElementById("toast");
+    if (!node) return;
+    node.textContent = text;
+    node.setAttribute("data-kind", kind || "info");
+    node.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { node.hidden = true; }, 4000);
+  }
+
+  window.DeskDom = { el: el, cookie: cookie, csrfToken: csrfToken, toast: toast };
 })();

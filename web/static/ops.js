@@ -208,14 +208,7 @@
     return text ? "?" + text : "";
   }
 
-  function toast(text, kind) {
-    var node = $("toast");
-    node.textContent = text;
-    node.setAttribute("data-kind", kind || "info");
-    node.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(function () { node.hidden = true; }, 4000);
-  }
+  var toast = window.DeskDom.toast;  // web/static/dom.js
 
   function showError(text) {
     var node = $("ops-error");
